@@ -1,0 +1,48 @@
+# The two commands of the README: `make run` (install the app, start it) and
+# `make test` (install what the tests need, run them all).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: run test lint browser test-tf215 bench train
+
+run: $(VENV)/.app-installed
+	$(BIN)/python app.py
+
+test: $(VENV)/.test-installed browser
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+$(VENV)/.app-installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-test.txt train/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@ $(VENV)/.app-installed
+
+# The browser test drives Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# The training tests again under TensorFlow 2.15 / Keras 2 (the Gaudi stack's version).
+TF215 := .venv-tf215
+test-tf215: $(TF215)/.installed
+	HF_HUB_OFFLINE=1 $(TF215)/bin/python -m pytest tests/train
+
+$(TF215)/.installed: train/requirements-tf215.txt
+	test -x $(TF215)/bin/python || $(PYTHON) -m venv $(TF215)
+	$(TF215)/bin/pip install -q -r train/requirements-tf215.txt
+	touch $@
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m bench.run_all
+
+DATA ?= ../shared/data/milan
+train: $(VENV)/.test-installed
+	$(BIN)/python -m train.train --data $(DATA) --out runs/latest

@@ -1,0 +1,29 @@
+"""Airken: reads air quality (PM2.5 class) from a photo of the sky.
+
+    >>> import airken
+    >>> airken.predict("sky.jpg").label
+    'healthy'
+
+The package runs on LiteRT and never imports TensorFlow. Attributes are loaded lazily so that
+`airken.classes` (shared with the training pipeline) stays import-light.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["LABELS", "ImageRejected", "Prediction", "Predictor", "get_predictor", "predict"]
+
+
+def __getattr__(name: str):
+    if name in ("predict", "get_predictor", "Prediction", "Predictor"):
+        from airken import predict as _predict_module
+
+        return getattr(_predict_module, name)
+    if name == "ImageRejected":
+        from airken.intake import ImageRejected
+
+        return ImageRejected
+    if name == "LABELS":
+        from airken.classes import LABELS
+
+        return LABELS
+    raise AttributeError(f"module 'airken' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from airken.cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""Command line: `python -m airken predict PATH... [--json]` and `python -m airken info`.
+
+Exit status: 0 when every input was read, 2 when any was refused (unreadable file), 1 when
+the model itself could not be loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from airken.intake import ImageRejected
+from airken.predict import Prediction, get_predictor
+
+EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        predictor = get_predictor()
+    except RuntimeError as err:  # no usable model anywhere: say what to do
+        print(f"airken: {err}", file=sys.stderr)
+        return EXIT_NO_MODEL
+    if args.command == "info":
+        return _info(predictor, args.json)
+    return _predict(predictor, args.paths, args.json)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airken", description="Read air quality from photos of the sky.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log where the model came from and more")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pred = sub.add_parser("predict", help="classify one or more photos")
+    pred.add_argument("paths", nargs="+", metavar="PATH")
+    pred.add_argument("--json", action="store_true", help="one JSON object per line per input")
+    info = sub.add_parser("info", help="where the model came from, its revision and sha256")
+    info.add_argument("--json", action="store_true")
+    return parser
+
+
+def _predict(predictor, paths: list[str], as_json: bool) -> int:
+    status = EXIT_OK
+    if not as_json:
+        print(f"{'file':40} {'verdict':9} {'healthy':>8} {'moderate':>9} {'danger':>7}  notes")
+    for path in paths:
+        try:
+            result = predictor.predict(path)
+        except ImageRejected as err:
+            status = EXIT_REFUSED
+            _emit_error(path, str(err), as_json)
+            continue
+        _emit(path, result, as_json)
+    return status
+
+
+def json_record(path: str, result: Prediction) -> dict:
+    d = result.to_dict()
+    keys = ("label", "probabilities", "pm25_range", "advice", "warnings", "model")
+    return {"path": path, **{k: d[k] for k in keys}}
+
+
+def _emit(path: str, result: Prediction, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(json_record(path, result)), flush=True)
+        return
+    probs = result.probabilities or {}
+    cells = " ".join(f"{probs[k]:>{w}.2f}" if k in probs else f"{'-':>{w}}" for k, w in
+                     (("healthy", 8), ("moderate", 9), ("danger", 7)))
+    notes = "; ".join(result.warnings) if result.label else result.advice
+    print(f"{_short(path):40} {result.label or 'refused':9} {cells}  {notes}", flush=True)
+
+
+def _emit_error(path: str, message: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"path": path, "error": message}), flush=True)
+    else:
+        print(f"{_short(path):40} {'error':9} {message}", flush=True)
+
+
+def _info(predictor, as_json: bool) -> int:
+    about = predictor.about()
+    if as_json:
+        print(json.dumps(about))
+        return EXIT_OK
+    model = about["model"]
+    print(f"source:   {model['source']}")
+    print(f"file:     {model['path']}")
+    if model.get("repo_id"):
+        print(f"hub repo: {model['repo_id']} @ {model.get('revision')}")
+    print(f"sha256:   {model['sha256']}")
+    return EXIT_OK
+
+
+def _short(path: str, width: int = 40) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3):]

@@ -1,0 +1,150 @@
+"""One predict function behind every entry point (UI, API, CLI).
+
+bytes/path -> checked image (intake) -> scene checks -> model input -> probabilities ->
+Prediction. Bad files raise airken.intake.ImageRejected with a message for a person.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from airken.classes import CLASSES, LABELS
+from airken.intake import IntakeLimits, load_image
+from airken.model import TFLiteModel
+from airken.preprocess import to_model_input
+from airken.scene import check_scene
+from airken.weights import ModelSource, resolve_model
+
+log = logging.getLogger(__name__)
+
+REFUSED_HEADLINE = "Can't read the air from this photo"
+BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
+
+ImageSource = bytes | str | os.PathLike | BinaryIO
+
+
+@dataclass
+class Prediction:
+    label: str | None
+    probabilities: dict[str, float] | None
+    pm25_range: str | None
+    colour: str | None
+    headline: str
+    advice: str
+    plan: dict[str, str]
+    warnings: list[str]
+    model: dict
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return self.label is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Predictor:
+    def __init__(self, model: TFLiteModel, source: ModelSource, limits: IntakeLimits | None = None):
+        self.model = model
+        self.source = source
+        self.limits = limits or IntakeLimits.from_env()
+        if model.n_classes != len(LABELS):
+            raise RuntimeError(f"{source.path} has {model.n_classes} outputs, expected {len(LABELS)}: {LABELS}")
+
+    @classmethod
+    def load(cls, instances: int | None = None) -> Predictor:
+        source = resolve_model()
+        instances = instances or int(os.environ.get("AIRKEN_CONCURRENCY", "2"))
+        return cls(TFLiteModel(source.path, instances=instances), source)
+
+    def predict(self, image: ImageSource) -> Prediction:
+        t0 = time.perf_counter()
+        img = load_image(image, self.limits)
+        t1 = time.perf_counter()
+        scene = check_scene(img)
+        t2 = time.perf_counter()
+        if scene.refused:
+            timings = _timings(t0, t1, t2, t2)
+            return self._refusal(scene.reason or "The photo cannot be read.", list(scene.warnings), timings)
+        probs = self.model.predict_proba(to_model_input(img, self.model.input_size))
+        t3 = time.perf_counter()
+        return self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
+
+    def _verdict(self, probs: np.ndarray, warnings: list[str], timings: dict) -> Prediction:
+        best = CLASSES[int(np.argmax(probs))]
+        return Prediction(
+            label=best.name,
+            probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},
+            pm25_range=best.band,
+            colour=best.colour,
+            headline=best.headline,
+            advice=best.advice,
+            plan=dict(best.plan),
+            warnings=warnings,
+            model=self.source.to_dict(),
+            timings_ms=timings,
+        )
+
+    def _refusal(self, reason: str, warnings: list[str], timings: dict) -> Prediction:
+        return Prediction(
+            label=None,
+            probabilities=None,
+            pm25_range=None,
+            colour=None,
+            headline=REFUSED_HEADLINE,
+            advice=f"{reason} {BETTER_PHOTO}",
+            plan={},
+            warnings=warnings,
+            model=self.source.to_dict(),
+            timings_ms=timings,
+        )
+
+    def about(self) -> dict:
+        """Where the model came from and what was measured on it (its metrics.json)."""
+        return {"model": self.source.to_dict(), "metrics": read_metrics(self.source)}
+
+
+def read_metrics(source: ModelSource) -> dict:
+    """metrics.json beside the model file, or the bundled one when it describes this file."""
+    candidates = [source.path.parent / "metrics.json", Path(__file__).parent / "models" / "metrics.json"]
+    for path in candidates:
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if metrics.get("model_sha256") in (None, source.sha256):
+            return metrics
+    return {}
+
+
+def _timings(t0: float, t1: float, t2: float, t3: float) -> dict[str, float]:
+    def ms(a: float, b: float) -> float:
+        return round((b - a) * 1000, 2)
+
+    return {"decode": ms(t0, t1), "checks": ms(t1, t2), "model": ms(t2, t3), "total": ms(t0, t3)}
+
+
+_predictor: Predictor | None = None
+_lock = threading.Lock()
+
+
+def get_predictor() -> Predictor:
+    """The process-wide predictor, loaded on first use."""
+    global _predictor
+    with _lock:
+        if _predictor is None:
+            _predictor = Predictor.load()
+        return _predictor
+
+
+def predict(image: ImageSource) -> Prediction:
+    return get_predictor().predict(image)
