@@ -1,0 +1,1 @@
+"""Training pipeline (TensorFlow): data, backbone, evaluation, export, publishing."""
