@@ -1,0 +1,214 @@
+"""A stand-in for the Hugging Face Hub's file endpoints, served on 127.0.0.1.
+
+It speaks what `huggingface_hub.hf_hub_download` (2.x) uses for a large (LFS) file:
+
+* ``HEAD|GET /{repo_id}/resolve/{revision}/{filename}`` on the Hub origin answers
+  ``302`` with ``X-Repo-Commit``, ``X-Linked-Etag`` (the file's sha256), ``X-Linked-Size``
+  and a ``Location`` on a separate "CDN" origin (another port), as the real Hub does.
+  Unknown repos answer 401 ``RepositoryNotFound``, unknown revisions 404
+  ``RevisionNotFound``, missing files 404 ``EntryNotFound`` (with ``X-Repo-Commit``).
+* ``GET /cdn/{sha256}`` on the CDN origin answers the bytes (``Range: bytes=N-`` too).
+
+Switches for failure tests: ``error500`` (every request answers 500), ``hang_download``
+(the CDN never answers a GET), ``tamper`` (the CDN serves altered bytes of the same size).
+`HangingServer` accepts TCP connections and never answers; `closed_port()` gives a port
+where nothing listens.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+_RESOLVE = re.compile(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
+
+
+@dataclass
+class FakeRepo:
+    commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # commit -> {filename: bytes}
+    refs: dict[str, str] = field(default_factory=dict)  # branch or tag -> commit
+
+    def resolve(self, revision: str) -> str | None:
+        if revision in self.refs:
+            return self.refs[revision]
+        return revision if revision in self.commits else None
+
+
+class FakeHub:
+    """Two threaded HTTP servers (Hub and CDN origins) sharing the repos below."""
+
+    def __init__(self) -> None:
+        self.repos: dict[str, FakeRepo] = {}
+        self.blobs: dict[str, bytes] = {}  # sha256 -> bytes
+        self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.error500 = False
+        self.hang_download = False
+        self.tamper = False
+        self.release = threading.Event()  # set on stop: lets hanging handlers return
+        self._hub = _Server(self)
+        self._cdn = _Server(self)
+        self._threads: list[threading.Thread] = []
+
+    # --- content
+
+    def add_commit(self, repo_id: str, files: dict[str, bytes], *, ref: str | None = "main") -> str:
+        """Add a commit holding `files`; point `ref` at it. Returns the 40-hex commit id."""
+        repo = self.repos.setdefault(repo_id, FakeRepo())
+        commit = hashlib.sha1(f"{repo_id}:{len(repo.commits)}".encode() + b"".join(files.values())).hexdigest()
+        repo.commits[commit] = dict(files)
+        for data in files.values():
+            self.blobs[hashlib.sha256(data).hexdigest()] = data
+        if ref:
+            repo.refs[ref] = commit
+        return commit
+
+    # --- lifecycle
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._hub.server_port}"
+
+    @property
+    def cdn(self) -> str:
+        return f"http://127.0.0.1:{self._cdn.server_port}"
+
+    def start(self) -> FakeHub:
+        for server in (self._hub, self._cdn):
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        for server in (self._hub, self._cdn):
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> FakeHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, hub: FakeHub) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.hub = hub
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real Hub
+    server: _Server
+
+    def do_HEAD(self) -> None:
+        self._handle(head=True)
+
+    def do_GET(self) -> None:
+        self._handle(head=False)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet test output
+        pass
+
+    def _handle(self, head: bool) -> None:
+        hub = self.server.hub
+        hub.requests.append((self.command, self.path))
+        if hub.error500:
+            return self._send(500, b"Internal Error", {"X-Error-Message": "Internal Error"}, head)
+        path = urlsplit(self.path).path
+        if path.startswith("/cdn/"):
+            return self._cdn(path.removeprefix("/cdn/"), head)
+        match = _RESOLVE.fullmatch(path)
+        if match is None:
+            return self._send(404, b"Not Found", {}, head)
+        self._resolve(match["repo"], unquote(match["rev"]), unquote(match["file"]), head)
+
+    def _resolve(self, repo_id: str, revision: str, filename: str, head: bool) -> None:
+        hub = self.server.hub
+        repo = hub.repos.get(repo_id)
+        if repo is None:
+            error = {"X-Error-Code": "RepositoryNotFound", "X-Error-Message": "Repository not found"}
+            return self._send(401, b'{"error":"Repository not found"}', error, head)
+        commit = repo.resolve(revision)
+        if commit is None:
+            error = {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"}
+            return self._send(404, b'{"error":"Invalid rev id"}', error, head)
+        data = repo.commits[commit].get(filename)
+        if data is None:
+            error = {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found", "X-Repo-Commit": commit}
+            return self._send(404, b'{"error":"Entry not found"}', error, head)
+        sha = hashlib.sha256(data).hexdigest()
+        headers = {
+            "X-Repo-Commit": commit,
+            "X-Linked-Etag": f'"{sha}"',
+            "X-Linked-Size": str(len(data)),
+            "ETag": f'"{hashlib.sha1(sha.encode()).hexdigest()}"',  # etag of the LFS pointer
+            "Location": f"{hub.cdn}/cdn/{sha}?expires=9999999999&signature=test",
+        }
+        self._send(302, b"", headers, head)
+
+    def _cdn(self, sha: str, head: bool) -> None:
+        hub = self.server.hub
+        data = hub.blobs.get(sha)
+        if data is None:
+            return self._send(404, b"NoSuchKey", {}, head)
+        if hub.hang_download and not head:
+            hub.release.wait(60)  # never answer while the test runs
+            self.close_connection = True
+            return
+        if hub.tamper:
+            data = bytes(b ^ 0xFF for b in data)
+        start = _range_start(self.headers.get("Range"))
+        if start:
+            body = data[start:]
+            extra = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+            return self._send(206, body, extra, head)
+        self._send(200, data, {"ETag": f'"{sha}"'}, head)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str], head: bool) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+def _range_start(value: str | None) -> int:
+    match = re.fullmatch(r"bytes=(\d+)-", value or "")
+    return int(match[1]) if match else 0
+
+
+class HangingServer:
+    """Listens on 127.0.0.1 and never accepts: connects succeed (backlog), requests get no answer."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def __enter__(self) -> HangingServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
