@@ -1,0 +1,102 @@
+"""Hand-made colour and haze features of a photo, for the baseline the model must beat.
+
+Haze scatters light: the sky turns from blue to white-grey, colours lose saturation,
+distant contrast drops and the dark channel (per-pixel minimum over RGB and a small
+neighbourhood) rises. Numpy only.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "sky_blue_red_ratio",  # mean B / mean R in the upper third
+    "sky_blue_chroma",  # mean B / (R + G + B) in the upper third
+    "sky_brightness",  # mean grey level of the upper third, 0-1
+    "sky_saturation",  # mean HSV saturation of the upper third
+    "saturation_mean",  # whole frame
+    "saturation_entropy",  # entropy of the saturation histogram, 0-1
+    "dark_channel_mean",  # whole frame, 0-1
+    "sky_dark_channel_mean",  # upper third, 0-1
+    "rms_contrast",  # std of grey levels, 0-1
+    "brightness_mean",  # mean grey level, 0-1
+    "edge_density",  # share of pixels with a strong grey gradient
+)
+
+DARK_PATCH = 7  # dark-channel neighbourhood in pixels (at 224 px input)
+SAT_BINS = 16
+EDGE_THRESHOLD = 0.08  # grey-level step (0-1) counted as an edge
+_EPS = 1e-6
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    mx = rgb.max(axis=-1)
+    mn = rgb.min(axis=-1)
+    return np.where(mx > _EPS, (mx - mn) / np.maximum(mx, _EPS), 0.0)
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+def dark_channel(rgb: np.ndarray, patch: int = DARK_PATCH) -> np.ndarray:
+    """He et al.'s dark channel: min over RGB, then a patch x patch minimum filter."""
+    mn = rgb.min(axis=-1)
+    pad = patch // 2
+    padded = np.pad(mn, pad, mode="edge")
+    rows = sliding_window_view(padded, patch, axis=0).min(axis=-1)  # separable min filter
+    return sliding_window_view(rows, patch, axis=1).min(axis=-1)
+
+
+def _entropy(values: np.ndarray, bins: int = SAT_BINS) -> float:
+    hist, _ = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    p = hist[hist > 0] / max(1, hist.sum())
+    return float(-(p * np.log2(p)).sum() / np.log2(bins))
+
+
+def _edge_density(grey: np.ndarray) -> float:
+    gx = np.abs(np.diff(grey, axis=1))[:-1, :]
+    gy = np.abs(np.diff(grey, axis=0))[:, :-1]
+    return float((np.hypot(gx, gy) > EDGE_THRESHOLD).mean()) if gx.size else 0.0
+
+
+def colour_features(x: np.ndarray) -> np.ndarray:
+    """Features of one uint8 RGB image (H, W, 3) -> float32 (len(FEATURE_NAMES),).
+
+    "Sky" is the upper third of the frame: a rough proxy that holds for photos taken
+    with the sky at the top (the app's instructions ask for that).
+    """
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[-1] != 3 or min(x.shape[:2]) < 3:
+        raise ValueError(f"expected an RGB image (H, W, 3), got shape {x.shape}")
+    rgb = x.astype(np.float64) / 255.0
+    sky = rgb[: max(1, rgb.shape[0] // 3)]
+    r, g, b = (sky[..., i].mean() for i in range(3))
+    sat = _saturation(rgb)
+    sky_sat = sat[: sky.shape[0]]
+    grey = _grey(rgb)
+    dark = dark_channel(rgb)
+    feats = (
+        (b + _EPS) / (r + _EPS),
+        b / (r + g + b + _EPS),
+        grey[: sky.shape[0]].mean(),
+        sky_sat.mean(),
+        sat.mean(),
+        _entropy(sat),
+        dark.mean(),
+        dark[: sky.shape[0]].mean(),
+        grey.std(),
+        grey.mean(),
+        _edge_density(grey),
+    )
+    return np.asarray(feats, dtype=np.float32)
+
+
+def colour_features_batch(xs: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:
+    """Features of a batch of images (N, H, W, 3) -> float32 (N, len(FEATURE_NAMES))."""
+    rows = [colour_features(x) for x in xs]
+    if not rows:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    return np.stack(rows)
