@@ -1,0 +1,73 @@
+"""Put a trained run's model where the app loads it: airken/models/.
+
+    python -m train.bundle --run runs/milan [--variant auto|int8|float16]
+
+Copies the chosen TFLite file as airken.tflite, its metrics.json (stamped with the file's
+sha256 so the app shows the numbers of exactly this file), the model card, and writes
+manifest.json with the sha256 the app verifies before loading. The Hub pin in the manifest
+names the repo the model is published to with `python -m train.push`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from airken.weights import sha256_file, write_manifest
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "airken" / "models"
+DEFAULT_REPO = "airken/airken-sky-pm25"
+INT8_MIN_AGREEMENT = 0.97  # below this the int8 file is not trusted to stand in for Keras
+
+
+def choose_variant(metrics: dict, variant: str = "auto") -> str:
+    """int8 when its held-out agreement with Keras is high enough (smaller, faster), else float16."""
+    if variant != "auto":
+        return variant
+    int8 = metrics.get("export", {}).get("int8", {})
+    return "int8" if int8.get("top1_agreement", 0.0) >= INT8_MIN_AGREEMENT else "float16"
+
+
+def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
+           revision: str = "main") -> Path:
+    from train.push import build_repo_folder
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    chosen = choose_variant(metrics, variant)
+    source = run_dir / "export" / f"airken-{chosen}.tflite"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / "airken.tflite"
+    shutil.copyfile(source, target)
+    digest = sha256_file(target)
+    metrics["model_sha256"] = digest
+    metrics["model_variant"] = chosen
+    (models_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        card = build_repo_folder(run_dir, Path(tmp) / "repo", repo_id) / "README.md"
+        shutil.copyfile(card, models_dir / "MODEL_CARD.md")
+    write_manifest(models_dir, target.name, repo_id=repo_id, revision=revision,
+                   extra={"variant": chosen, "source_file": source.name})
+    log.info("bundled %s (%s, sha256 %s) into %s", source, chosen, digest, models_dir)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m train.bundle", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, type=Path, help="run directory written by train.train")
+    p.add_argument("--variant", choices=["auto", "int8", "float16"], default="auto")
+    p.add_argument("--repo-id", default=DEFAULT_REPO, help="Hub repo the app may fetch newer weights from")
+    p.add_argument("--revision", default="main", help="pinned Hub revision (a commit hash once published)")
+    p.add_argument("--models-dir", type=Path, default=MODELS_DIR)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    bundle(args.run, args.variant, args.models_dir, args.repo_id, args.revision)
+
+
+if __name__ == "__main__":
+    main()

