@@ -1,0 +1,219 @@
+"""Hub repository folder, model card and upload calls, on a fake run directory."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+pytest.importorskip("huggingface_hub")
+
+from airken.classes import LABELS  # noqa: E402
+from train import push as push_mod  # noqa: E402
+from train.push import build_repo_folder, main, push  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+REPO_ID = "someone/airken-test"
+
+
+def _system(acc: float, bal: float, f1: float) -> dict:
+    return {"n": 40, "accuracy": acc, "balanced_accuracy": bal, "macro_f1": f1,
+            "per_class_recall": {"healthy": 0.9, "moderate": 0.55, "danger": None},
+            "confusion_matrix": [[27, 3, 0], [4, 6, 0], [0, 0, 0]], "labels": list(LABELS)}
+
+
+def _section(n: int, model: tuple[float, float, float], png: str | None) -> dict:
+    sec = {"n": n,
+           "test_data": {"frames": n, "groups": 5, "classes": {
+               "healthy": {"frames": 30, "groups": 4, "places": ["milan"]},
+               "moderate": {"frames": 10, "groups": 2, "places": ["milan"]},
+               "danger": {"frames": 0, "groups": 0, "places": []}}},
+           "systems": {"model": _system(*model), "linear_probe": _system(0.7, 0.61, 0.6),
+                       "colour": _system(0.66, 0.52, 0.5), "majority": _system(0.75, 0.5, 0.43)}}
+    if png:
+        sec["confusion_png"] = png
+    return sec
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    run = tmp_path / "run"
+    (run / "export").mkdir(parents=True)
+    (run / "export" / "airken-float16.tflite").write_bytes(b"TFL3-float16" * 100)
+    (run / "export" / "airken-int8.tflite").write_bytes(b"TFL3-int8" * 50)
+    (run / "confusion_all.png").write_bytes(b"\x89PNG fake")
+    (run / "confusion_daylight.png").write_bytes(b"\x89PNG fake")
+    (run / "report.md").write_text("# Airken evaluation\n")
+    (run / "quarantine").mkdir()
+    (run / "quarantine" / "20250101-0959.jpg").write_bytes(b"\xff\xd8 a data photo")
+    (run / "model.keras").write_bytes(b"keras")
+    metrics = {  # made-up numbers in the layout train.train writes
+        "config": {"data": ["/data/milan"], "backbone": "lite0", "daylight_only": True,
+                   "unfreeze": 100, "patience": 3},
+        "data": {"folders": {"milan": {"rows": 425, "usable": 368}},
+                 "quarantined": [{"file": str(run / "quarantine" / "20250101-0959.jpg"),
+                                  "reason": "truncated"}]},
+        "training": {"device": {"kind": "cpu", "count": 1, "strategy_name": "default"}},
+        "evaluation": {"labels": list(LABELS),
+                       "all": _section(52, (0.8076923076923077, 0.6842105263157895, 0.7012),
+                                       str(run / "confusion_all.png")),
+                       "daylight": _section(40, (0.825, 0.7, 0.7123456789),
+                                            str(run / "confusion_daylight.png")),
+                       "night": {"n": 0, "note": "no night frames in the test split", "systems": {}}},
+        "kfold": {"k": 5, "n": 240, "groups": 25, "systems": {
+            "majority": {"balanced_accuracy": {"mean": 0.5, "std": 0.0, "folds": []},
+                         "macro_f1": {"mean": 0.4, "std": 0.02, "folds": []},
+                         "accuracy": {"mean": 0.7, "std": 0.1, "folds": []}}}},
+        "export": {"int8": {"file": "airken-int8.tflite", "bytes": 450, "top1_agreement": 0.98,
+                            "max_abs_prob_diff": 0.03, "n": 52}},
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+def _front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    head, _, _ = card[4:].partition("\n---\n")
+    return yaml.safe_load(head)
+
+
+def test_folder_holds_models_labels_config_metrics_card(run_dir, tmp_path):
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID)
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"README.md", "LICENSE.md", "airken-float16.tflite", "airken-int8.tflite",
+                     "labels.json", "preprocessing.json", "metrics.json", "confusion_all.png",
+                     "confusion_daylight.png", "report.md"}
+    assert (folder / "airken-int8.tflite").read_bytes() == (run_dir / "export" / "airken-int8.tflite").read_bytes()
+    assert not list(folder.rglob("*.jpg")) and not list(folder.rglob("*.keras"))
+
+    labels = json.loads((folder / "labels.json").read_text())
+    assert labels["labels"] == list(LABELS)
+    assert [c["pm25_band"] for c in labels["classes"]][0] == "PM2.5 < 30 ug/m3"
+    prep = json.loads((folder / "preprocessing.json").read_text())
+    assert prep["input_size"] == 224 and prep["pixel_range"] == [0, 255]
+    assert "uint8" in prep["inputs"]["airken-int8.tflite"]
+
+    public = (folder / "metrics.json").read_text()
+    assert str(tmp_path) not in public  # local paths reduced to file names
+    assert json.loads(public)["evaluation"]["all"]["confusion_png"] == "confusion_all.png"
+
+
+def test_model_index_holds_the_measured_numbers(run_dir, tmp_path):
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID)
+    card = (folder / "README.md").read_text()
+    meta = _front_matter(card)
+    assert meta["license"] == "other" and meta["license_link"] == "LICENSE.md"
+    assert meta["library_name"] == "tflite"
+    assert meta["pipeline_tag"] == "image-classification"
+    evaluation = json.loads((run_dir / "metrics.json").read_text())["evaluation"]
+
+    [entry] = meta["model-index"]
+    assert entry["name"] == "airken-test"
+    seen = set()
+    keys = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "macro_f1"}
+    for result in entry["results"]:
+        section = result["dataset"]["config"]
+        for metric in result["metrics"]:
+            expected = evaluation[section]["systems"]["model"][keys[metric["type"]]]
+            assert metric["value"] == expected
+            seen.add((section, metric["type"]))
+    assert seen == {(s, k) for s in ("all", "daylight") for k in keys}  # night: no frames
+
+
+def test_card_says_what_it_is_for_and_credits_the_data(run_dir, tmp_path):
+    card = (build_repo_folder(run_dir, tmp_path / "hub", REPO_ID) / "README.md").read_text()
+    for text in ("## Intended use", "## Evaluation", "## Limitations", "## Data credit",
+                 "Non-commercial", "2025-02-06", "season", "One fixed camera",
+                 "CC BY 4.0", "AQpictures", "0.808", "majority class", "confusion_all.png"):
+        assert text in card, text
+    assert "doi:10.34740/KAGGLE/DS/3152196" not in card  # only the data sets this run used
+    assert "CC BY 4.0" in (tmp_path / "hub" / "LICENSE.md").read_text()
+
+
+def test_unknown_data_folders_credit_both_data_sets(run_dir, tmp_path):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["config"]["data"], metrics["data"]["folders"] = ["/somewhere/photos"], {}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    card = (build_repo_folder(run_dir, tmp_path / "hub", REPO_ID) / "README.md").read_text()
+    assert "doi:10.34740/KAGGLE/DS/3152196" in card and "AQpictures" in card
+    assert "CC BY-NC-SA 3.0 IGO" in card
+
+
+class RecordingApi:
+    def __init__(self):
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def create_repo(self, *args, **kwargs):
+        self.calls.append(("create_repo", args, kwargs))
+
+    def create_branch(self, *args, **kwargs):
+        self.calls.append(("create_branch", args, kwargs))
+
+    def upload_folder(self, *args, **kwargs):
+        self.calls.append(("upload_folder", args, kwargs))
+        return SimpleNamespace(commit_url=f"https://hub.example/{kwargs['repo_id']}/commit/abc123",
+                               oid="abc123")
+
+
+def test_push_creates_the_repo_then_uploads(run_dir, tmp_path):
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID)
+    api = RecordingApi()
+    url = push(folder, REPO_ID, private=True, api=api)
+    assert url.endswith("/commit/abc123")
+    (name1, args1, kw1), (name2, args2, kw2) = api.calls
+    assert name1 == "create_repo" and args1 == (REPO_ID,)
+    assert kw1 == {"repo_type": "model", "exist_ok": True, "private": True}
+    assert name2 == "upload_folder" and not args2
+    assert kw2["repo_id"] == REPO_ID and kw2["repo_type"] == "model"
+    assert Path(kw2["folder_path"]) == folder and kw2["revision"] is None
+
+
+def test_push_to_a_branch_creates_it(run_dir, tmp_path):
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID)
+    api = RecordingApi()
+    push(folder, REPO_ID, api=api, revision="v2")
+    assert [c[0] for c in api.calls] == ["create_repo", "create_branch", "upload_folder"]
+    assert api.calls[1][2]["branch"] == "v2" and api.calls[2][2]["revision"] == "v2"
+
+
+def test_push_builds_hfapi_from_env(run_dir, tmp_path, monkeypatch):
+    made = {}
+
+    class FakeHfApi(RecordingApi):
+        def __init__(self, endpoint=None, token=None):
+            super().__init__()
+            made.update(endpoint=endpoint, token=token)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    push(build_repo_folder(run_dir, tmp_path / "hub", REPO_ID), REPO_ID, token="hf_x")
+    assert made == {"endpoint": "http://127.0.0.1:9", "token": "hf_x"}
+
+
+def test_cli_dry_run(run_dir, tmp_path):
+    out = tmp_path / "folder"
+    assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--dry-run", "--out", str(out)]) == 0
+    assert (out / "README.md").is_file()
+    assert main(["--run", str(tmp_path / "nope"), "--repo-id", REPO_ID, "--dry-run"]) == 2
+
+
+def test_cli_dry_run_as_a_program(run_dir):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "train.push", "--run", str(run_dir),
+                           "--repo-id", REPO_ID, "--dry-run"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "dry run" in proc.stdout and "airken-int8.tflite" in proc.stdout
+    assert (run_dir / "hub" / "README.md").is_file()
+
+
+def test_module_names_match_the_export(run_dir):
+    export = pytest.importorskip("train.export")
+    assert {export.FLOAT16_NAME, export.INT8_NAME} == set(push_mod.MODEL_FILES)
