@@ -1,0 +1,36 @@
+"""Airken web app: `python app.py [--host HOST] [--port PORT]`.
+
+Host and port default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (set by Hugging Face
+Spaces), else 127.0.0.1:7860. The page itself lives in airken/ui.py.
+"""
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: it reads this at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the Airken web page.")
+    parser.add_argument("--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT or 7860)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("AIRKEN_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from airken.ui import build_demo, launch
+
+    launch(build_demo(), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+"""Load and soak test for the Airken server over Gradio's plain HTTP API.
+
+    python bench/load.py                      # start app.py, 4 clients for 20 s
+    python bench/load.py --concurrency 4 --duration 20
+    python bench/load.py --soak 1000          # 1000 requests: server RSS and temp files before/after
+    python bench/load.py --url http://127.0.0.1:7860/ --server-pid 1234
+
+Each client is a separate process speaking plain HTTP (upload, call, read the event stream):
+gradio_client spends ~70 ms of client CPU per call and would measure itself. Photos are
+generated 640x480 sky-like JPEG/PNG images, each request's bytes made unique so that
+Gradio's upload cache cannot deduplicate them. Only 127.0.0.1 is ever contacted.
+
+Prints one summary line and a JSON object (also written with --json-out).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+START_TIMEOUT_S = 120
+CALL_TIMEOUT_S = 60
+
+
+# ------------------------------------------------------------------ photos
+
+
+def sky_photo(rng: np.random.Generator, width: int = 640, height: int = 480) -> Image.Image:
+    """A plausible daytime sky: blue-to-pale gradient, soft clouds, a dark ground strip."""
+    top = np.array(rng.uniform([40, 90, 170], [110, 150, 230]), np.float32)
+    horizon = np.array(rng.uniform([170, 180, 190], [230, 230, 235]), np.float32)
+    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    img = top * (1 - t) + horizon * t
+    img = np.broadcast_to(img, (height, width, 3)).copy()
+    coarse = Image.fromarray((rng.random((height // 32 + 1, width // 32 + 1)) * 255).astype(np.uint8))
+    clouds = np.asarray(coarse.resize((width, height), Image.BICUBIC), np.float32) / 255
+    img += (np.clip(clouds - 0.55, 0, 1) * 2.2)[..., None] * (245 - img)
+    ground = int(height * rng.uniform(0.72, 0.85))
+    img[ground:] = rng.uniform([30, 40, 30], [80, 90, 70]) + rng.normal(0, 8, (height - ground, width, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
+def encode(img: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **({"quality": 88} if fmt == "JPEG" else {"compress_level": 1}))
+    return buf.getvalue()
+
+
+def unique(data: bytes, tag: str) -> bytes:
+    """Same pixels, different bytes: a JPEG comment or a PNG text chunk carrying `tag`."""
+    payload = tag.encode()
+    if data[:2] == b"\xff\xd8":
+        return data[:2] + b"\xff\xfe" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+    chunk = b"tEXt" + b"bench\x00" + payload
+    text = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF)
+    return data[:33] + text + data[33:]  # after the 8-byte signature and the IHDR chunk
+
+
+def photo_pool(seed: int, n: int = 6) -> list[tuple[str, bytes]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        fmt = "JPEG" if i % 2 == 0 else "PNG"
+        out.append(("jpg" if fmt == "JPEG" else "png", encode(sky_photo(rng), fmt)))
+    return out
+
+
+# ------------------------------------------------------------------ one client
+
+
+@dataclass
+class ClientResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=dict)
+
+
+class GradioHTTP:
+    """upload -> call -> event stream, over one keep-alive connection."""
+
+    def __init__(self, url: str, api_prefix: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.prefix = api_prefix.rstrip("/")
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+
+    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        for attempt in (0, 1):  # a kept-alive connection may have been closed by the server
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                return self.conn.getresponse()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def upload(self, name: str, data: bytes) -> str:
+        boundary = uuid.uuid4().hex
+        body = (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        resp = self._request("POST", f"{self.prefix}/upload", body,
+                             {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        text = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"upload HTTP {resp.status}: {text[:200]!r}")
+        return json.loads(text)[0]
+
+    def predict(self, server_path: str, name: str) -> dict:
+        file_data = {"path": server_path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+        resp = self._request("POST", f"{self.prefix}/call/predict", json.dumps({"data": [file_data]}).encode(),
+                             {"Content-Type": "application/json"})
+        text = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"call HTTP {resp.status}: {text[:200]!r}")
+        event_id = json.loads(text)["event_id"]
+        resp = self._request("GET", f"{self.prefix}/call/predict/{event_id}")
+        if resp.status != 200:
+            raise RuntimeError(f"stream HTTP {resp.status}: {resp.read()[:200]!r}")
+        event = None
+        for _ in range(10_000):  # bounded: heartbeats, then one final event
+            line = resp.readline()
+            if not line:
+                break
+            line = line.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = line.split(":", 1)[1].strip()
+                resp.read()  # drain so the connection can be reused
+                if event == "error":
+                    raise RuntimeError(f"app error: {data[:200]}")
+                return json.loads(data)[0]
+        raise RuntimeError("event stream ended without a result")
+
+
+def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_requests: int,
+                counter, out: mp.Queue) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pool = photo_pool(seed)
+    api = GradioHTTP(url, api_prefix)
+    result = ClientResult()
+    rnd = random.Random(seed)
+    for i in range(max_requests):
+        if time.monotonic() >= deadline:
+            break
+        with counter.get_lock():
+            if counter.value <= 0:
+                break
+            counter.value -= 1
+        ext, data = pool[rnd.randrange(len(pool))]
+        name = f"sky-{seed}-{i}.{ext}"
+        t0 = time.perf_counter()
+        try:
+            server_path = api.upload(name, unique(data, f"{seed}-{i}-{uuid.uuid4().hex}"))
+            answer = api.predict(server_path, name)
+            result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            label = str(answer.get("label"))
+            result.labels[label] = result.labels.get(label, 0) + 1
+        except Exception as err:  # counted and sampled, the run goes on
+            result.errors += 1
+            if len(result.error_samples) < 3:
+                result.error_samples.append(f"{type(err).__name__}: {err}"[:300])
+    out.put(result.__dict__)
+
+
+def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, total: int) -> dict:
+    counter = mp.Value("i", total)
+    out: mp.Queue = mp.Queue()
+    deadline = time.monotonic() + duration_s
+    procs = [
+        mp.Process(target=client_loop, args=(url, api_prefix, 1000 + k, deadline, total, counter, out))
+        for k in range(concurrency)
+    ]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=duration_s + CALL_TIMEOUT_S * 2) for _ in procs]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join(timeout=10)
+    lat = sorted(x for r in results for x in r["latencies_ms"])
+    errors = sum(r["errors"] for r in results)
+    labels: dict[str, int] = {}
+    for r in results:
+        for k, v in r["labels"].items():
+            labels[k] = labels.get(k, 0) + v
+    return {
+        "concurrency": concurrency,
+        "wall_s": round(wall, 2),
+        "requests": len(lat),
+        "errors": errors,
+        "error_samples": [s for r in results for s in r["error_samples"]][:5],
+        "requests_per_s": round(len(lat) / wall, 2) if wall else 0.0,
+        "latency_ms": _percentiles(lat),
+        "labels": labels,
+    }
+
+
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {}
+    def pick(q: float) -> float:
+        return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+    return {"p50": pick(0.50), "p95": pick(0.95), "max": round(values[-1], 1),
+            "mean": round(statistics.fmean(values), 1)}
+
+
+# ------------------------------------------------------------------ the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/")
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def start_server(temp_dir: Path, max_age_s: int | None) -> tuple[subprocess.Popen, str, float]:
+    """app.py on a free 127.0.0.1 port; returns (process, url, seconds to first page)."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(temp_dir / "uploads"),
+           "GRADIO_EXAMPLES_CACHE": str(temp_dir / "examples"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "AIRKEN_LOG_LEVEL": "WARNING"}
+    if max_age_s:
+        env["AIRKEN_TEMP_MAX_AGE_S"] = str(max_age_s)
+    log = open(temp_dir / "server.log", "w")  # noqa: SIM115 - closed with the process
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - t0 < START_TIMEOUT_S:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {temp_dir / 'server.log'}")
+        try:
+            status, _ = http_get(url, timeout=2)
+            if status == 200:
+                return proc, url, time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.terminate()
+    raise RuntimeError(f"server did not answer within {START_TIMEOUT_S} s")
+
+
+def rss_mb(pid: int | None) -> float | None:
+    if not pid:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (and its reaped children)."""
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+
+
+def count_files(folder: Path | None) -> int | None:
+    if folder is None or not folder.exists():
+        return None if folder is None else 0
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+def api_prefix_of(url: str) -> str:
+    status, body = http_get(url.rstrip("/") + "/config")
+    if status != 200:
+        raise RuntimeError(f"/config answered HTTP {status}")
+    return json.loads(body).get("api_prefix", "/gradio_api")
+
+
+# ------------------------------------------------------------------ main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", help="a running server on 127.0.0.1 (default: start app.py)")
+    p.add_argument("--server-pid", type=int, help="with --url: the server's pid, for RSS and CPU")
+    p.add_argument("--temp-dir", type=Path, help="with --url: the server's GRADIO_TEMP_DIR, for file counts")
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--duration", type=float, default=20.0, help="seconds of load (load mode)")
+    p.add_argument("--soak", type=int, default=0, help="send this many requests and report growth")
+    p.add_argument("--temp-max-age", type=int, default=0,
+                   help="started server only: AIRKEN_TEMP_MAX_AGE_S (how long uploads are kept)")
+    p.add_argument("--settle", type=float, default=0.0,
+                   help="soak: seconds to wait after the last request before counting files again")
+    p.add_argument("--warmup", type=int, default=8)
+    p.add_argument("--json-out", type=Path)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="airken-bench-"))
+    proc = None
+    report: dict = {"mode": "soak" if args.soak else "load"}
+    try:
+        if args.url:
+            if urlsplit(args.url).hostname not in LOCAL_HOSTS:
+                raise SystemExit("only 127.0.0.1 / localhost servers are tested")
+            url, pid, uploads = args.url, args.server_pid, args.temp_dir
+        else:
+            proc, url, first_page_s = start_server(work, args.temp_max_age or None)
+            pid, uploads = proc.pid, work / "uploads"
+            report["first_page_s"] = round(first_page_s, 2)
+        prefix = api_prefix_of(url)
+        report.update(url=url, api_prefix=prefix)
+        if args.warmup:
+            run_clients(url, prefix, 1, 60, args.warmup)
+        before = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
+        if args.soak:
+            stats = run_clients(url, prefix, args.concurrency, 24 * 3600, args.soak)
+            if args.settle:
+                time.sleep(args.settle)
+        else:
+            stats = run_clients(url, prefix, args.concurrency, args.duration, 10**9)
+        after = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
+        report.update(stats)
+        if before["cpu_s"] is not None and after["cpu_s"] is not None and stats["requests"]:
+            report["server_cpu_ms_per_request"] = round(
+                (after["cpu_s"] - before["cpu_s"]) * 1000 / (stats["requests"] + stats["errors"]), 1)
+        for key in ("rss_mb", "temp_files"):
+            report[f"{key}_before"], report[f"{key}_after"] = before[key], after[key]
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    lat = report.get("latency_ms", {})
+    line = (f"{report['mode']}: {report['requests']} ok, {report['errors']} errors, "
+            f"{report['requests_per_s']} req/s at concurrency {report['concurrency']}, "
+            f"p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms")
+    if args.soak or report.get("rss_mb_before") is not None:
+        line += (f"; server RSS {report.get('rss_mb_before')} -> {report.get('rss_mb_after')} MB, "
+                 f"temp files {report.get('temp_files_before')} -> {report.get('temp_files_after')}")
+    if "first_page_s" in report:
+        line += f"; first page {report['first_page_s']} s after start"
+    print(line)
+    print(json.dumps(report, indent=2))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if report["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
