@@ -14,13 +14,14 @@ giving softmax probabilities over LABELS:
     dequantisation step (one DEQUANTIZE op on 3 values) and LiteRT runs it as is.
 
 The converter is ``tf.lite.TFLiteConverter.from_keras_model``, which works for Keras 2
-(TF 2.15) and Keras 3 (TF 2.16+, where it goes through a SavedModel export). Models trained
-under a mixed precision policy should be rebuilt in float32 and given the trained weights
-before export.
+(TF 2.15) and Keras 3 (TF 2.16+, where it goes through a SavedModel export). TFLite has no
+bfloat16, so a model trained under a mixed policy (bf16 on Gaudi) is first rebuilt in float32
+with the same weights (``float32_copy``).
 """
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def export_tflite(model: tf.keras.Model, out_dir: str | Path,
     representative_images: uint8 (N, H, W, 3) training images for the int8 calibration.
     """
     images = _check_images(representative_images)
+    model = float32_copy(model)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -55,9 +57,43 @@ def export_tflite(model: tf.keras.Model, out_dir: str | Path,
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.float32
-    paths["int8"] = _write(out / INT8_NAME, converter.convert())
+    with warnings.catch_warnings():
+        # the uint8 input's scale comes from calibration; TF warns it was not given by hand
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        paths["int8"] = _write(out / INT8_NAME, converter.convert())
     _check_int8_input(paths["int8"])
     return paths
+
+
+def float32_copy(model: tf.keras.Model) -> tf.keras.Model:
+    """The model itself when it computes in float32, else a float32 clone with its weights."""
+    if all(_compute_dtype(layer) in (None, "float32") for layer in _all_layers(model)):
+        return model
+    clone = tf.keras.models.clone_model(model, clone_function=_float32_layer)
+    clone.set_weights(model.get_weights())
+    log.info("rebuilt %s in float32 for export (it was trained under a mixed policy)", model.name)
+    return clone
+
+
+def _float32_layer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+    if isinstance(layer, tf.keras.Model):  # nested backbone: clone it the same way
+        return tf.keras.models.clone_model(layer, clone_function=_float32_layer)
+    config = layer.get_config()
+    if "dtype" in config and not isinstance(layer, tf.keras.layers.InputLayer):
+        config["dtype"] = "float32"
+    return layer.__class__.from_config(config)
+
+
+def _all_layers(model: tf.keras.layers.Layer) -> list:
+    layers = []
+    for layer in getattr(model, "layers", []):
+        layers += [layer] + _all_layers(layer)
+    return layers
+
+
+def _compute_dtype(layer: tf.keras.layers.Layer) -> str | None:
+    policy = getattr(layer, "dtype_policy", None)
+    return getattr(policy, "compute_dtype", None)
 
 
 def tflite_predict(path: str | Path, x: np.ndarray, threads: int | None = None) -> np.ndarray:

@@ -102,3 +102,33 @@ def test_refuses_float_pixels(exported):
     _, paths, test_x = exported
     with pytest.raises(ValueError, match="uint8"):
         tflite_predict(paths["int8"], test_x.astype(np.float32))
+
+
+def test_model_trained_in_bfloat16_is_exported_in_float32(tmp_path):
+    """Gaudi trains under mixed_bfloat16; TFLite has no bf16, so export rebuilds in float32."""
+    from train.export import float32_copy
+
+    before = tf.keras.mixed_precision.global_policy().name
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        tf.keras.utils.set_random_seed(5)
+        inp = tf.keras.Input((64, 64, 3))
+        x = tf.keras.layers.Rescaling(1 / 128.0, offset=-127 / 128.0)(inp)
+        x = tf.keras.layers.Conv2D(4, 3, strides=4, use_bias=False)(x)
+        x = tf.keras.layers.BatchNormalization()(x)
+        x = tf.keras.layers.GlobalAveragePooling2D()(tf.keras.layers.ReLU(6.0)(x))
+        backbone = tf.keras.Model(inp, x, name="backbone")
+        pixels = tf.keras.Input((64, 64, 3))
+        out = tf.keras.layers.Dense(3, activation="softmax", dtype="float32")(
+            backbone(pixels, training=False))
+        model = tf.keras.Model(pixels, out)
+    finally:
+        tf.keras.mixed_precision.set_global_policy(before)
+    x_img, _ = sky_like(16, seed=2)
+    x_img = x_img[:, :64, :64]
+    copy = float32_copy(model)
+    assert copy is not model
+    np.testing.assert_allclose(copy.predict(x_img.astype(np.float32), verbose=0),
+                               model.predict(x_img.astype(np.float32), verbose=0), atol=0.02)
+    paths = export_tflite(model, tmp_path, representative_images=x_img)
+    assert parity(model, paths["float16"], x_img)["max_abs_prob_diff"] < 0.02
