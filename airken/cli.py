@@ -88,10 +88,13 @@ def _info(predictor, as_json: bool) -> int:
         return EXIT_OK
     model = about["model"]
     print(f"source:   {model['source']}")
-    print(f"file:     {model['path']}")
+    print(f"file:     {predictor.source.path}")
     if model.get("repo_id"):
         print(f"hub repo: {model['repo_id']} @ {model.get('revision')}")
-    print(f"sha256:   {model['sha256']}")
+    print(f"sha256:   {model['sha256']}" + ("" if model.get("verified", True) else " (not verified)"))
+    metrics = about["metrics"]
+    if metrics.get("model_variant"):
+        print(f"variant:  {metrics['model_variant']}")
     return EXIT_OK
 
 

@@ -581,10 +581,12 @@ def make_tf_dataset(
         except TypeError:  # older TF: same seeds each epoch, but the shuffle still differs
             seeds = tf.data.Dataset.random(seed=seed)
         seeds = seeds.batch(2, drop_remainder=True)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: _augment(tf, size)(pair[0], pair[1], s),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        augment = _augment(tf, size)
+
+        def apply(pair, s):
+            return augment(pair[0], pair[1], s)
+
+        ds = tf.data.Dataset.zip((ds, seeds)).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

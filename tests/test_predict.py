@@ -1,0 +1,88 @@
+"""The predictor over the bundled model: result object, refusals, thread safety."""
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from airken.classes import LABELS, class_by_name
+from airken.intake import ImageRejected
+from airken.model import TFLiteModel
+from airken.predict import Predictor, get_predictor
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return get_predictor()
+
+
+def test_sky_photo_gets_a_full_verdict(predictor):
+    result = predictor.predict(EXAMPLES / "clear-kite.jpg")
+    assert result.label in LABELS
+    assert set(result.probabilities) == set(LABELS)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert result.label == max(result.probabilities, key=result.probabilities.get)
+    cls = class_by_name(result.label)
+    assert (result.pm25_range, result.colour, result.advice) == (cls.band, cls.colour, cls.advice)
+    assert set(result.plan) == {"run", "bike commute", "children playing outside", "opening windows"}
+    assert result.model["sha256"] == predictor.source.sha256
+    assert result.timings_ms["total"] >= result.timings_ms["model"] >= 0
+
+
+def test_night_photo_is_refused_with_a_suggestion(predictor):
+    result = predictor.predict(EXAMPLES / "night-rocket-launch.jpg")
+    assert result.label is None and result.probabilities is None and result.plan == {}
+    assert "daytime" in result.advice
+    assert result.to_dict()["label"] is None
+
+
+def test_bytes_and_paths_give_the_same_result(predictor):
+    path = EXAMPLES / "hazy-beijing-summer-palace.jpg"
+    assert predictor.predict(path.read_bytes()).probabilities == predictor.predict(path).probabilities
+
+
+def test_unreadable_file_raises_image_rejected(predictor):
+    with pytest.raises(ImageRejected):
+        predictor.predict(b"definitely not an image")
+
+
+def test_concurrent_calls_match_sequential_ones(predictor):
+    paths = sorted(EXAMPLES.glob("*.jpg"))
+    sequential = [predictor.predict(p).probabilities for p in paths]
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda p: predictor.predict(p).probabilities, paths * 3))
+    assert concurrent == sequential * 3
+
+
+def test_model_reads_quantisation_from_the_file(predictor):
+    model = TFLiteModel(predictor.source.path, threads=1)
+    assert model.input_size == 224 and model.n_classes == 3
+    rng = np.random.default_rng(0)
+    probs = model.predict_proba(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8))
+    assert probs.dtype == np.float32 and probs.shape == (3,)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5) and (probs >= 0).all()
+    with pytest.raises(ValueError):
+        model.predict_proba(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_about_carries_model_identity_and_metrics(predictor):
+    about = predictor.about()
+    assert about["model"]["source"] in ("local", "hub", "bundled")
+    assert about["metrics"].get("model_sha256") == predictor.source.sha256
+
+
+def test_generated_png_roundtrip(predictor):
+    sky = np.zeros((300, 400, 3), np.uint8)
+    sky[:200] = np.linspace([90, 140, 230], [160, 190, 240], 200)[:, None, :].astype(np.uint8)
+    sky[200:] = np.random.default_rng(1).integers(20, 90, (100, 400, 3))
+    buf = io.BytesIO()
+    Image.fromarray(sky).save(buf, "PNG")
+    result = predictor.predict(buf.getvalue())
+    assert result.label in LABELS or result.label is None  # a valid verdict or a scene refusal
+    assert result.headline
