@@ -1,0 +1,65 @@
+"""The whole training script on a tiny synthetic folder: 1 epoch per phase, real backbone,
+export and evaluation included. Checks the run directory a maintainer relies on."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from datasets import make_folder
+from train import train
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    folder = make_folder(root, day_labels=(0, 1, 0, 1, 0, 1, 0, 1, 2, 0, 1, 2), bad=True)
+    out = root / "run"
+    metrics = train.main([
+        "--data", str(folder.path), "--out", str(out), "--head-epochs", "1", "--finetune-epochs", "1",
+        "--val-days", "2", "--test-days", "3", "--kfold", "2", "--batch-size", "8", "--unfreeze", "20",
+    ])
+    return out, metrics, folder
+
+
+def test_run_directory_has_everything_a_maintainer_needs(run):
+    out, _, _ = run
+    for name in ("config.json", "history_head.csv", "history_finetune.csv", "train.log", "model.keras",
+                 "metrics.json", "report.md", "confusion_all.png", "export/airken-float16.tflite",
+                 "export/airken-int8.tflite"):
+        assert (out / name).is_file(), name
+    with open(out / "history_head.csv") as f:
+        assert len(list(csv.DictReader(f))) == 1  # one epoch, logged
+
+
+def test_bad_files_are_quarantined_not_deleted(run):
+    out, metrics, folder = run
+    quarantined = {r["file"].rsplit("/", 1)[-1] for r in metrics["data"]["quarantined"]}
+    assert quarantined == set(folder.undecodable)
+    for name in folder.undecodable:
+        assert (folder.path / "images" / name).exists()  # the user's file is untouched
+    assert {p["file"] for p in metrics["data"]["problems"]} == set(folder.problems)
+
+
+def test_split_holds_out_whole_days(run):
+    _, metrics, _ = run
+    split = metrics["data"]["split"]
+    train_days, test_days = set(split["train"]["dates"]), set(split["test"]["dates"])
+    assert test_days and not (train_days & test_days)
+    assert not (set(split["val"]["dates"]) & (train_days | test_days))
+
+
+def test_metrics_hold_model_baselines_and_parity(run):
+    out, metrics, _ = run
+    saved = json.loads((out / "metrics.json").read_text())
+    day = saved["evaluation"]["daylight"]["systems"]
+    assert {"model", "majority", "colour", "linear_probe"} <= set(day)
+    assert 0.0 <= day["model"]["balanced_accuracy"] <= 1.0
+    for kind in ("float16", "int8"):
+        assert 0.0 <= saved["export"][kind]["top1_agreement"] <= 1.0
+    # float16 weights barely change the outputs of a float32 network
+    assert saved["export"]["float16"]["top1_agreement"] >= 0.9
+    assert saved["training"]["head"]["images_per_s"] > 0
+    assert np.isfinite(saved["training"]["total_seconds"])
