@@ -1,0 +1,356 @@
+"""Image decoding and file checks: untrusted bytes in, a small upright RGB image out.
+
+Every input a person can get wrong (empty file, not an image, damaged file, too big, too
+small, decompression bomb, odd strip) ends in ImageRejected with a message they can act on.
+Anything else that goes wrong is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+
+try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
+    from PIL import ImageCms
+except ImportError:  # pragma: no cover
+    ImageCms = None
+
+log = logging.getLogger(__name__)
+
+pillow_heif.register_heif_opener()
+
+Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
+
+FORMATS_HINT = "JPEG, PNG, WebP, HEIC, TIFF, BMP or GIF"
+_DAMAGED = "The image file is damaged or incomplete: upload the original photo again."
+
+# What Pillow and its plugins raise for malformed files. Deliberately narrow: a TypeError
+# or AttributeError from our own code must surface as a bug, not as "bad file".
+_DECODE_ERRORS = (
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    KeyError,
+)
+
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+
+
+class ImageRejected(ValueError):
+    """A file we will not read. ``args[0]`` is a short message a person can act on."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        log.warning("Ignoring %s=%r: not a number, using %d", name, raw, default)
+        return default
+    if value <= 0:
+        log.warning("Ignoring %s=%r: must be positive, using %d", name, raw, default)
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """What load_image accepts. max_aspect is long side / short side (a 30000x10 strip is
+    not a photo of the sky; phone panoramas stay under 8:1)."""
+
+    max_bytes: int = 30 * 1024 * 1024
+    max_pixels: int = 60_000_000
+    min_side: int = 32
+    work_size: int = 512
+    max_aspect: float = 8.0
+
+    @classmethod
+    def from_env(cls) -> IntakeLimits:
+        """Defaults overridden by AIRKEN_MAX_BYTES, AIRKEN_MAX_PIXELS, AIRKEN_MIN_SIDE."""
+        base = cls()
+        return cls(
+            max_bytes=_env_int("AIRKEN_MAX_BYTES", base.max_bytes),
+            max_pixels=_env_int("AIRKEN_MAX_PIXELS", base.max_pixels),
+            min_side=_env_int("AIRKEN_MIN_SIDE", base.min_side),
+        )
+
+
+def load_image(source: Source, limits: IntakeLimits | None = None) -> Image.Image:
+    """Decode an uploaded photo into an upright RGB image whose long side is <= work_size.
+
+    Raises ImageRejected for every input a person could have got wrong.
+    """
+    limits = limits or IntakeLimits.from_env()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _decode(_bounded_bytes(bytes(source), limits), limits)
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(source, limits)
+    if hasattr(source, "read"):
+        return _decode(_read_stream(source, limits), limits)
+    raise TypeError(f"load_image needs bytes, a path or a binary file, not {type(source).__name__}")
+
+
+def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
+    mb = limits.max_bytes / (1024 * 1024)
+    return ImageRejected(
+        f"The file is too large ({size / (1024 * 1024):.1f} MB, limit {mb:.0f} MB): "
+        "upload a smaller copy of the photo."
+    )
+
+
+def _bounded_bytes(data: bytes, limits: IntakeLimits) -> io.BytesIO:
+    if not data:
+        raise ImageRejected("The file is empty: upload a photo of the sky.")
+    if len(data) > limits.max_bytes:
+        raise _too_big(len(data), limits)
+    return io.BytesIO(data)
+
+
+def _load_path(path: str | os.PathLike, limits: IntakeLimits) -> Image.Image:
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+        if os.path.isdir(name):
+            raise ImageRejected(f"{name} is a folder, not an image file.")
+        # Size is known before a single byte is read, so a huge file costs nothing.
+        if size > limits.max_bytes:
+            raise _too_big(size, limits)
+        if size == 0:
+            raise ImageRejected("The file is empty: upload a photo of the sky.")
+        with open(name, "rb") as fh:
+            return _decode(fh, limits)
+    except FileNotFoundError:
+        raise ImageRejected(f"No such file: {name}") from None
+    except PermissionError:
+        raise ImageRejected(f"Cannot read {name}: permission denied.") from None
+
+
+def _read_stream(stream: BinaryIO, limits: IntakeLimits) -> io.BytesIO:
+    """Read at most max_bytes + 1 so an endless or huge upload is refused without buffering it."""
+    try:
+        if stream.seekable():
+            here = stream.tell()
+            remaining = stream.seek(0, os.SEEK_END) - here
+            stream.seek(here)
+            if remaining > limits.max_bytes:
+                raise _too_big(remaining, limits)
+    except (OSError, AttributeError, ValueError):
+        pass  # not seekable after all: the bounded read below still holds the limit
+    chunks, total = [], 0
+    while total <= limits.max_bytes:  # raw streams and pipes may return short reads
+        chunk = stream.read(min(1 << 20, limits.max_bytes + 1 - total))
+        if not chunk:
+            break
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError("load_image needs a binary stream (opened with 'rb')")
+        chunks.append(chunk)
+        total += len(chunk)
+    return _bounded_bytes(b"".join(chunks), limits)
+
+
+_IMAGE_MAGIC = (
+    b"\xff\xd8",  # JPEG
+    b"\x89PNG",
+    b"GIF8",
+    b"II*\x00",  # TIFF little-endian
+    b"MM\x00*",  # TIFF big-endian
+    b"BM",
+)
+
+
+def _looks_like_image(head: bytes) -> bool:
+    if head.startswith(_IMAGE_MAGIC):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head[4:8] == b"ftyp"  # HEIC/HEIF/AVIF container
+
+
+def _sniff(head: bytes) -> str:
+    """Name what a non-image file most likely is, so the message can say it."""
+    if _looks_like_image(head):
+        return "damaged"
+    text = head.lstrip().lower()
+    if text.startswith(b"%pdf"):
+        return "a PDF document"
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
+        return "a web page or SVG drawing"
+    if text.startswith((b"pk\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf")):
+        return "an archive"
+    # Text: no NUL bytes and almost nothing but printable characters.
+    if head and b"\x00" not in head:
+        chars = head.decode("utf-8", "ignore")
+        if chars and sum(c.isprintable() or c.isspace() for c in chars) >= 0.95 * len(chars):
+            return "a text file"
+    return "not an image"
+
+
+def _decode(fh: BinaryIO, limits: IntakeLimits) -> Image.Image:
+    head = fh.read(64)
+    fh.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fh) as im:
+                _check_header(im, limits)
+                _load_first_frame(im, limits)
+                upright = _exif_transpose(im)  # a copy that outlives the file
+    except ImageRejected:
+        raise
+    except UnidentifiedImageError:
+        kind = _sniff(head)
+        if kind == "damaged":
+            raise ImageRejected(_DAMAGED) from None
+        what = "This file is not an image" if kind == "not an image" else f"This file is {kind}"
+        raise ImageRejected(f"{what}: upload a photo ({FORMATS_HINT}).") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(_too_many_pixels_msg(limits)) from None
+    except _DECODE_ERRORS as exc:
+        log.info("Refused damaged image: %s: %s", type(exc).__name__, exc)
+        raise ImageRejected(_DAMAGED) from None
+    try:
+        rgb = _to_rgb(upright)
+    except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
+        log.info("Refused image in mode %s: %s", upright.mode, exc)
+        raise ImageRejected(
+            f"This image uses a colour format we cannot read ({upright.mode}): "
+            "upload it as JPEG or PNG."
+        ) from None
+    return _shrink(rgb, limits.work_size)
+
+
+def _too_many_pixels_msg(limits: IntakeLimits) -> str:
+    return (
+        f"The image has too many pixels (limit {limits.max_pixels / 1e6:.0f} megapixels): "
+        "upload a smaller copy of the photo."
+    )
+
+
+def _check_header(im: Image.Image, limits: IntakeLimits) -> None:
+    """Judge the declared size before any pixel is decoded (decompression bombs stop here)."""
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise ImageRejected("The image file is damaged (it declares no pixels).")
+    # Pillow's own cap counts too: its warning is turned into a refusal in _decode, but
+    # warning filters are process-wide and threads can race on them, so check it here.
+    pillow_cap = Image.MAX_IMAGE_PIXELS or limits.max_pixels
+    if w * h > min(limits.max_pixels, pillow_cap):
+        raise ImageRejected(_too_many_pixels_msg(limits))
+    if min(w, h) < limits.min_side:
+        raise ImageRejected(
+            f"The image is too small ({w}x{h} pixels, at least {limits.min_side} on each side): "
+            "upload the original photo."
+        )
+    if max(w, h) / min(w, h) > limits.max_aspect:
+        raise ImageRejected(
+            f"The image is a narrow strip ({w}x{h} pixels), not a photo: upload a normal photo "
+            "of the sky."
+        )
+
+
+def _load_first_frame(im: Image.Image, limits: IntakeLimits) -> None:
+    """Decode the first frame/page, at reduced size where the format allows (JPEG draft)."""
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)
+    if isinstance(im, JpegImagePlugin.JpegImageFile):  # also MPO, which iPhones write
+        scale = limits.work_size / max(im.size)
+        if scale < 1:
+            # draft keeps both sides >= the request, so _shrink only ever shrinks.
+            im.draft("RGB", (math.ceil(im.size[0] * scale), math.ceil(im.size[1] * scale)))
+    im.load()  # forces the full decode here, so truncation raises inside our handler
+
+
+def _shrink(img: Image.Image, work_size: int) -> Image.Image:
+    if max(img.size) <= work_size:
+        return img
+    scale = work_size / max(img.size)
+    new = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
+    return img.resize(new, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+def _exif_transpose(im: Image.Image) -> Image.Image:
+    # A broken EXIF block should not cost the visitor their photo: keep it as stored.
+    try:
+        out = ImageOps.exif_transpose(im)
+    except (SyntaxError, ValueError, struct.error, KeyError, OSError, TypeError) as exc:
+        log.info("Ignoring unreadable EXIF orientation: %s", exc)
+        return im.copy()
+    return out if out is not None else im.copy()
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB, alpha composited over white."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode == "P":
+        has_alpha = "transparency" in im.info or (
+            im.palette is not None and im.palette.mode == "RGBA"
+        )
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode = im.mode
+    if mode in _ALPHA_MODES:
+        if mode == "La":  # premultiplied grey has no direct route to RGBA
+            im = im.convert("LA")
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "CMYK":
+        return _cmyk_to_rgb(im)
+    if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        return Image.fromarray(_wide_to_uint8(im, mode), "L").convert("RGB")
+    return im.convert("RGB")  # L, 1, YCbCr, HSV, LAB, RGBX ...
+
+
+def _wide_to_uint8(im: Image.Image, mode: str) -> np.ndarray:
+    """Rescale 16/32-bit and float grey levels to 0-255 instead of clipping them at 255."""
+    a = np.asarray(im)
+    if mode in _SIXTEEN_BIT_MODES:
+        return (a.astype(np.float32) / 257.0).round().astype(np.uint8)
+    a = a.astype(np.float64)
+    finite = a[np.isfinite(a)]
+    top = float(finite.max()) if finite.size else 0.0
+    if mode == "F" and top <= 1.0:
+        scaled = a * 255.0  # float images in 0..1
+    elif top <= 255.0:
+        scaled = a  # 8-bit values stored wide
+    elif top <= 65535.0:
+        scaled = a / 257.0  # 16-bit values (older Pillow opens 16-bit PNG as "I")
+    else:
+        scaled = a * (255.0 / top)
+    return np.nan_to_num(np.clip(scaled, 0, 255), nan=0.0).round().astype(np.uint8)
+
+
+def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
+    """Use the embedded ICC profile when there is one: naive CMYK->RGB is visibly off."""
+    icc = im.info.get("icc_profile")
+    if icc and ImageCms is not None:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.createProfile("sRGB")
+            out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+            if out is not None:
+                return out
+        except (OSError, ValueError, ImageCms.PyCMSError) as exc:
+            log.info("CMYK profile unusable, converting without it: %s", exc)
+    return im.convert("RGB")

@@ -1,0 +1,159 @@
+"""airken.scene: refuse what the model cannot back, warn about the rest, on real photos
+(assets/examples) and on generated frames."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
+from PIL import Image, ImageFilter
+
+from airken.intake import load_image
+from airken.scene import (
+    MSG_BLANK,
+    MSG_DARK,
+    MSG_NIGHT,
+    MSG_NO_SKY,
+    MSG_WHITE,
+    WARN_BLUR,
+    WARN_SUN,
+    SceneReport,
+    check_scene,
+    haze_map,
+    sky_mask,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+REFUSED_EXAMPLES = {"night-rocket-launch.jpg": MSG_NIGHT, "no-sky-coffee.jpg": MSG_NO_SKY}
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.jpg"))
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, Image.Image]:
+    return {name: load_image(EXAMPLES / name) for name in EXAMPLE_NAMES}
+
+
+def test_examples_are_present():
+    assert len(EXAMPLE_NAMES) >= 12
+    assert set(REFUSED_EXAMPLES) <= set(EXAMPLE_NAMES)
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_examples_refused_or_accepted(examples, name):
+    report = check_scene(examples[name])
+    assert report.refused == (name in REFUSED_EXAMPLES), (report.reason, report.stats)
+    assert report.reason == REFUSED_EXAMPLES.get(name)
+    if report.refused:
+        assert report.warnings == ()
+
+
+@pytest.mark.parametrize("size", [224, 128])
+def test_verdicts_hold_at_smaller_sizes(examples, size):
+    for name, img in examples.items():
+        small = img.copy()
+        small.thumbnail((size, size))
+        assert check_scene(small).refused == (name in REFUSED_EXAMPLES), (name, size)
+
+
+def test_sun_in_frame_warns_and_clear_skies_do_not(examples):
+    assert WARN_SUN in check_scene(examples["sun-glare-hilltop.jpg"]).warnings
+    for name in ("clear-kite.jpg", "clear-bridge-cables.jpg", "fog-pier.jpg", "overcast-storm.jpg"):
+        assert WARN_SUN not in check_scene(examples[name]).warnings, name
+
+
+def test_fog_is_a_reading_not_a_blank_frame(examples):
+    report = check_scene(examples["fog-pier.jpg"])
+    assert not report.refused and report.warnings == ()
+    assert report.stats["sky_fraction"] > 0.4
+
+
+def test_blur_warns(examples):
+    sharp = examples["clear-autumn-aitzgorri.jpg"]
+    assert WARN_BLUR not in check_scene(sharp).warnings
+    blurred = check_scene(sharp.filter(ImageFilter.GaussianBlur(3)))
+    assert not blurred.refused and WARN_BLUR in blurred.warnings
+
+
+@pytest.mark.parametrize(
+    "img, reason",
+    [
+        (solid((0, 0, 0)), MSG_DARK),
+        (solid((12, 14, 30)), MSG_DARK),
+        (solid((255, 255, 255)), MSG_WHITE),
+        (solid((128, 128, 128)), MSG_BLANK),
+        (solid((120, 160, 220)), MSG_BLANK),
+        (noise_image(), MSG_NO_SKY),
+        (brick_wall(), MSG_NO_SKY),
+    ],
+    ids=["black", "near-black", "white", "grey", "flat-blue", "noise", "wall"],
+)
+def test_generated_frames_refused(img, reason):
+    report = check_scene(img)
+    assert report.refused and report.reason == reason, report.stats
+
+
+def test_generated_sky_accepted():
+    img = sky_gradient()
+    report = check_scene(img)
+    assert not report.refused and report.reason is None, report.stats
+    assert report.stats["sky_fraction"] > 0.6
+    mask = sky_mask(img)
+    assert mask.shape == (img.height, img.width) and mask.dtype == bool
+    assert mask[: img.height // 2].mean() > 0.95  # the sky
+    assert mask[-img.height // 10 :].mean() < 0.05  # the ground
+
+
+def test_corpus_scene_outcomes(tmp_path):
+    cases = [c for c in make_corpus(tmp_path) if c.expect == "ok"]
+    assert sum(c.scene is not None for c in cases) >= 6
+    for case in cases:
+        report = check_scene(load_image(case.path))  # every decodable odd file: no crash
+        if case.scene is not None:
+            assert report.refused == (case.scene == "refuse"), (case.name, report.reason, report.stats)
+
+
+def test_report_shape_and_stats(examples):
+    report = check_scene(examples["clear-mountains-picos-de-europa.jpg"])
+    assert isinstance(report, SceneReport)
+    with pytest.raises(AttributeError):
+        report.refused = True  # type: ignore[misc]
+    for key in ("mean_luma", "dark_fraction", "clipped_fraction", "sky_fraction", "sharpness"):
+        assert key in report.stats
+    assert all(isinstance(v, float) and math.isfinite(v) for v in report.stats.values())
+    json.dumps(report.stats, allow_nan=False)
+    for img in (solid((0, 0, 0)), noise_image(), examples["clear-kite.jpg"]):
+        r = check_scene(img)
+        json.dumps(r.stats, allow_nan=False)
+        assert all(w.endswith(".") and w[0].isupper() for w in r.warnings)
+        assert r.reason is None or r.reason.endswith(".")
+
+
+def test_any_mode_and_tiny_images():
+    for img in (
+        Image.new("L", (60, 40), 200),
+        Image.new("RGBA", (60, 40), (90, 140, 220, 255)),
+        Image.new("RGB", (1, 1), (90, 140, 220)),
+        Image.new("RGB", (3, 700), (90, 140, 220)),
+    ):
+        report = check_scene(img)
+        assert report.refused and report.reason
+        assert sky_mask(img).shape == (img.height, img.width)
+
+
+def test_haze_map(examples):
+    for name in ("fog-pier.jpg", "clear-kite.jpg"):
+        img = examples[name]
+        out = haze_map(img)
+        assert out.mode == "RGB" and out.size == img.size
+
+    def yellowness(img: Image.Image) -> float:
+        a = np.asarray(haze_map(img), float)
+        return float((a[..., 0] + a[..., 1] - 2 * a[..., 2]).mean())
+
+    assert yellowness(solid((230, 230, 230))) > yellowness(examples["fog-pier.jpg"])
+    assert yellowness(examples["fog-pier.jpg"]) > yellowness(examples["clear-kite.jpg"])
+    assert yellowness(examples["clear-kite.jpg"]) > yellowness(solid((0, 0, 0)))
+    assert haze_map(Image.new("L", (5, 3))).size == (5, 3)
