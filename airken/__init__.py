@@ -15,9 +15,10 @@ __all__ = ["LABELS", "ImageRejected", "Prediction", "Predictor", "get_predictor"
 
 def __getattr__(name: str):
     if name in ("predict", "get_predictor", "Prediction", "Predictor"):
-        from airken import predict as _predict_module
+        import importlib
 
-        return getattr(_predict_module, name)
+        # import_module, not `from airken import predict`: that would ask this hook again.
+        return getattr(importlib.import_module("airken.predict"), name)
     if name == "ImageRejected":
         from airken.intake import ImageRejected
 

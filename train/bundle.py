@@ -35,9 +35,9 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
 
 def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
            revision: str = "main") -> Path:
-    from train.push import build_repo_folder
+    from train.push import build_repo_folder, public_metrics
 
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = public_metrics(json.loads((run_dir / "metrics.json").read_text()))
     chosen = choose_variant(metrics, variant)
     source = run_dir / "export" / f"airken-{chosen}.tflite"
     models_dir.mkdir(parents=True, exist_ok=True)

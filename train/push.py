@@ -116,7 +116,7 @@ def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str) ->
         shutil.copyfile(run_dir / "report.md", out_dir / "report.md")
     _write_json(out_dir / "labels.json", labels_json())
     _write_json(out_dir / "preprocessing.json", preprocessing_json([p.name for p in models]))
-    _write_json(out_dir / "metrics.json", _public(metrics))
+    _write_json(out_dir / "metrics.json", public_metrics(metrics))
     datasets = datasets_used(metrics)
     (out_dir / "LICENSE.md").write_text(license_text(datasets), encoding="utf-8")
     card = model_card(metrics, repo_id, [p.name for p in models], [p.name for p in pngs], datasets)
@@ -400,12 +400,12 @@ def _read_metrics(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _public(obj: Any) -> Any:
+def public_metrics(obj: Any) -> Any:
     """metrics.json without local paths: absolute paths become their file names."""
     if isinstance(obj, dict):
-        return {k: _public(v) for k, v in obj.items()}
+        return {k: public_metrics(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_public(v) for v in obj]
+        return [public_metrics(v) for v in obj]
     if isinstance(obj, str) and os.path.isabs(obj):
         return Path(obj).name
     return obj

@@ -52,6 +52,8 @@ class Config:
     kfold: int = 5
     export: bool = True
     device: str = "auto"
+    mixed_precision: str | None = None  # None: the device's default (bf16 on Gaudi)
+    hpus: int | None = None  # Gaudi cards (default: the MPI world size)
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -72,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--limit", type=int, default=None, help="first N images per folder only (smoke runs)")
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--device", choices=["auto", "hpu", "gpu", "cpu"], default=d.device)
+    p.add_argument("--mixed-precision", default=None, help="bf16, fp16 or fp32 (default: bf16 on Gaudi)")
+    p.add_argument("--hpus", type=int, default=None, help="Gaudi cards, one process each (default: MPI world size)")
     return Config(**vars(p.parse_args(argv)))
 
 
@@ -192,15 +196,13 @@ def load_data(cfg: Config, run_dir: Path):
     return samples, x, (train_idx, val_idx, test_idx), summary
 
 
-def train_model(cfg: Config, x, y, train_idx, val_idx, run_dir: Path):
+def train_model(cfg: Config, strategy, device, x, y, train_idx, val_idx, run_dir: Path):
     """The two phases. Returns the Keras model, the frozen-backbone features (for phase 1 and
     the linear probe baseline) and a dict of what each phase did."""
     from train import data
     from train.backbone import build_backbone
-    from train.devices import global_batch_size, setup_devices
+    from train.devices import global_batch_size
 
-    strategy, device = setup_devices(cfg.device)
-    log.info("device: %s", device)
     with strategy.scope():
         backbone = build_backbone(cfg.backbone, input_shape=x.shape[1:])
         backbone.trainable = False
@@ -293,14 +295,14 @@ def export_and_check(model, x_train, x_test, run_dir: Path) -> dict:
     return out
 
 
-def run(cfg: Config, run_dir: Path) -> dict:
+def run(cfg: Config, run_dir: Path, strategy, device) -> dict:
     from train import evaluate
 
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
     samples, x, split, summary = load_data(cfg, run_dir)
     y = np.array([s.label for s in samples])
-    model, frozen_features, phases = train_model(cfg, x, y, split[0], split[1], run_dir)
+    model, frozen_features, phases = train_model(cfg, strategy, device, x, y, split[0], split[1], run_dir)
     metrics = {"config": asdict(cfg), "data": summary, "training": phases}
     metrics |= evaluate_and_export(cfg, model, samples, x, y, frozen_features, split, run_dir)
     metrics["training"]["total_seconds"] = round(time.perf_counter() - t0, 1)
@@ -314,8 +316,9 @@ def run(cfg: Config, run_dir: Path) -> dict:
 
 def run_notes(metrics: dict) -> list[str]:
     t = metrics["training"]
-    notes = [f"Images/s, phase 'head': {t['head']['images_per_s']}; "
-             f"phase 'finetune': {t['finetune'].get('images_per_s')}; whole run {t['total_seconds']} s."]
+    notes = [f"Speed on this machine: frozen features {t['head']['feature_images_per_s']} images/s "
+             f"(phase 1 then trains the head on them), fine-tuning {t['finetune'].get('images_per_s')} "
+             f"images/s; whole run {t['total_seconds']} s."]
     for kind, p in metrics.get("export", {}).items():
         notes.append(f"TFLite {kind}: {p['bytes'] / 1e6:.1f} MB, top-1 agreement with Keras "
                      f"{p['top1_agreement']:.3f}, max |prob diff| {p['max_abs_prob_diff']:.3f} (n={p['n']}).")
@@ -323,12 +326,19 @@ def run_notes(metrics: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from train.devices import setup_devices
+
     cfg = parse_args(argv)
+    # Before any other TensorFlow op: multi-worker strategies must exist before the runtime starts.
+    strategy, device = setup_devices(cfg.device, cfg.mixed_precision, cfg.hpus)
     run_dir = Path(cfg.out)
+    if not device.chief:  # every worker trains in step; only the chief's files are the run's
+        run_dir = run_dir / f"worker-{device.task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(run_dir)
+    log.info("device: %s", device)
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    return run(cfg, run_dir)
+    return run(cfg, run_dir, strategy, device)
 
 
 if __name__ == "__main__":
