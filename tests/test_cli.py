@@ -1,0 +1,146 @@
+"""The command line as a person or a script runs it: `python -m airken predict|info`.
+
+Each call is a fresh interpreter with the Hub switched off, so it reads the bundled model
+(or AIRKEN_MODEL_PATH when the environment sets one).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airken.classes import LABELS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "assets" / "examples"
+RECORD_KEYS = {"path", "label", "probabilities", "pm25_range", "advice", "warnings", "model"}
+GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
+TIMEOUT_S = 120
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", AIRKEN_HUB="0", GRADIO_ANALYTICS_ENABLED="False")
+    env.update(extra)
+    return env
+
+
+def have_model() -> bool:
+    return bool(os.environ.get("AIRKEN_MODEL_PATH")) or (REPO_ROOT / "airken" / "models" / "manifest.json").is_file()
+
+
+needs_model = pytest.mark.skipif(not have_model(), reason="no bundled model in airken/models and no AIRKEN_MODEL_PATH")
+
+
+def airken(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "airken", *args], cwd=REPO_ROOT, env=env or _env(),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def json_lines(stdout: str) -> list[dict]:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    return [json.loads(line) for line in lines]
+
+
+def check_record(rec: dict) -> None:
+    assert set(rec) == RECORD_KEYS
+    assert isinstance(rec["advice"], str) and rec["advice"]
+    assert isinstance(rec["warnings"], list) and all(isinstance(w, str) for w in rec["warnings"])
+    assert {"source", "sha256"} <= set(rec["model"])
+    if rec["label"] is None:
+        assert rec["probabilities"] is None and rec["pm25_range"] is None
+    else:
+        assert rec["label"] in LABELS
+        assert set(rec["probabilities"]) == set(LABELS)
+        assert sum(rec["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert rec["label"] == max(rec["probabilities"], key=rec["probabilities"].get)
+        assert "PM2.5" in rec["pm25_range"]
+
+
+@pytest.fixture(scope="module")
+def corrupt(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "corrupt.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)  # JPEG magic, then nonsense
+    return path
+
+
+@needs_model
+def test_predict_json_one_record_per_file():
+    paths = [str(EXAMPLES / name) for name in GOOD]
+    done = airken("predict", "--json", *paths)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    records = json_lines(done.stdout)
+    assert [r["path"] for r in records] == paths
+    for rec in records:
+        check_record(rec)
+    by_name = {Path(r["path"]).name: r for r in records}
+    assert by_name["night-rocket-launch.jpg"]["label"] is None
+    assert by_name["clear-kite.jpg"]["label"] in LABELS
+
+
+@needs_model
+def test_predict_corrupt_file_is_reported_and_the_rest_still_print(corrupt, tmp_path):
+    missing = tmp_path / "no-such-photo.jpg"
+    paths = [str(EXAMPLES / "clear-kite.jpg"), str(corrupt), str(missing), str(EXAMPLES / "fog-pier.jpg")]
+    done = airken("predict", "--json", *paths)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    records = json_lines(done.stdout)
+    assert [r["path"] for r in records] == paths
+    check_record(records[0])
+    check_record(records[3])
+    for bad in records[1:3]:
+        assert set(bad) == {"path", "error"}
+        assert isinstance(bad["error"], str) and len(bad["error"]) > 10
+    assert "no such file" in records[2]["error"].lower()
+
+
+@needs_model
+def test_predict_table_output(corrupt):
+    paths = [str(EXAMPLES / "clear-kite.jpg"), str(EXAMPLES / "night-rocket-launch.jpg"), str(corrupt)]
+    done = airken("predict", *paths)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 + len(paths)
+    assert "verdict" in lines[0] and all(label in lines[0] for label in LABELS)
+    assert not any(line.lstrip().startswith("{") for line in lines)
+    assert lines[1].split()[1] in LABELS
+    assert lines[2].split()[1] == "refused"
+    assert lines[3].split()[1] == "error"
+
+
+@needs_model
+def test_info_names_source_and_sha256():
+    done = airken("info")
+    assert done.returncode == 0, done.stderr
+    assert "source:" in done.stdout and "sha256:" in done.stdout
+    sha = next(line for line in done.stdout.splitlines() if line.startswith("sha256:")).split()[1]
+    assert len(sha) == 64
+    as_json = airken("info", "--json")
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout)["model"]["sha256"] == sha
+
+
+_LIBRARY_SCRIPT = """
+import json, sys
+import airken
+pred = airken.predict(sys.argv[1])
+again = airken.predict(sys.argv[1])  # the name still means the function after first use
+tf = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+print(json.dumps({"label": pred.label, "same": again.label == pred.label, "tf": tf}))
+"""
+
+
+@needs_model
+def test_library_predict_does_not_import_tensorflow():
+    done = subprocess.run([sys.executable, "-c", _LIBRARY_SCRIPT, str(EXAMPLES / "clear-kite.jpg")],
+                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["label"] in LABELS and out["same"]
+    assert out["tf"] == []

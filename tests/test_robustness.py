@@ -1,0 +1,170 @@
+"""Every bad or odd file (tests/badinputs.py) through the two outer doors: the command line
+and the web API. Each must end in a result or a message a person can act on: never a
+traceback, never a hang, never a memory blow-up.
+
+Weight faults (Hub down or failing, wrong sha256, truncated download, corrupt cache, missing
+bundled file) are covered in tests/test_weights.py; here only the app-level outcome of "no
+model anywhere". Training-data faults (corrupt and truncated images, missing files, bad
+PM2.5 values) are covered in tests/train/test_data.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airken.classes import LABELS
+
+try:
+    from badinputs import make_corpus
+except ImportError:  # pytest --import-mode=importlib does not put tests/ on sys.path
+    from tests.badinputs import make_corpus
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLI_TIMEOUT_S = 120
+CALL_TIMEOUT_S = 30
+START_TIMEOUT_S = 90
+MAX_RSS_MB = 1500  # generous: the CLI peaks far lower; a decompression bomb would not
+
+# Runs the CLI as its own child and reports that child's peak RSS on stderr's last line.
+_RSS_WRAPPER = """
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:]).returncode
+print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", AIRKEN_HUB="0", GRADIO_ANALYTICS_ENABLED="False")
+    env.update(extra)
+    return env
+
+
+def have_model() -> bool:
+    return bool(os.environ.get("AIRKEN_MODEL_PATH")) or (REPO_ROOT / "airken" / "models" / "manifest.json").is_file()
+
+
+needs_model = pytest.mark.skipif(not have_model(), reason="no bundled model in airken/models and no AIRKEN_MODEL_PATH")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("bad"))
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@needs_model
+def test_cli_reads_or_refuses_every_bad_input(corpus):
+    cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "airken", "predict", "--json",
+           *[str(c.path) for c in corpus]]
+    done = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 2  # some inputs are refused, none crash the run
+    records = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
+    assert sorted(records) == sorted(c.name for c in corpus)
+    for case in corpus:
+        rec = records[case.name]
+        if case.expect == "reject":
+            assert set(rec) == {"path", "error"}, case.name
+            assert len(rec["error"]) > 15 and "Traceback" not in rec["error"], case.name
+        else:
+            assert "error" not in rec, f"{case.name}: {rec.get('error')}"
+            assert rec["label"] in (*LABELS, None), case.name
+        if case.scene == "refuse":
+            assert rec["label"] is None, case.name
+    peak_kb = int(done.stderr.strip().splitlines()[-1].split()[-1])
+    assert peak_kb / 1024 < MAX_RSS_MB
+
+
+# ---------------------------------------------------------------- the web API
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """app.py on 127.0.0.1 (bundled model, no Hub); yields (url, log path)."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO_ROOT, env=_env(AIRKEN_LOG_LEVEL="WARNING"), stdout=log,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for(url, proc, START_TIMEOUT_S)
+        yield url, log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@needs_model
+def test_api_reads_or_refuses_every_bad_input(corpus, server):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    url, log_path = server
+    client = Client(url, verbose=False)
+    for case in corpus:
+        job = client.submit(handle_file(str(case.path)), api_name="/predict")
+        try:
+            out = job.result(timeout=CALL_TIMEOUT_S)
+        except AppError as err:
+            message = str(err)
+            assert case.expect == "reject", f"{case.name}: {message}"
+            assert len(message) > 15 and "Traceback" not in message, case.name
+            assert "went wrong" not in message, f"{case.name}: generic error instead of a reason"
+            continue
+        assert case.expect == "ok", f"{case.name} was read: {out}"
+        assert isinstance(out, dict) and out["label"] in (*LABELS, None), case.name
+        assert isinstance(out["advice"], str) and out["advice"], case.name
+        if case.scene == "refuse":
+            assert out["label"] is None, case.name
+    assert "Traceback" not in log_path.read_text()
+
+
+# ---------------------------------------------------------------- no model at all
+
+
+def test_no_model_anywhere_fails_at_once_with_what_to_do(tmp_path):
+    env = _env(AIRKEN_BUNDLED_DIR=str(tmp_path))
+    env.pop("AIRKEN_MODEL_PATH", None)
+    done = subprocess.run([sys.executable, "-m", "airken", "info"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    message = done.stderr.lower()
+    assert "airken_model_path" in message and ("reinstall" in message or "git lfs" in message)
