@@ -8,12 +8,15 @@ Prediction.to_dict(), the same JSON as `python -m airken predict --json`.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import html
 import logging
 import os
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +27,7 @@ from airken.intake import ImageRejected, IntakeLimits, load_image
 from airken.scene import haze_map
 
 if TYPE_CHECKING:
-    from airken.predict import Prediction, Predictor
+    from airken.predictor import Prediction, Predictor
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,15 @@ def _units(text: str) -> str:
     return text.replace("ug/m3", "\N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}")
 
 
+def _percent(share: float) -> str:
+    """A probability for people: never "100%" or "0%", which a photo cannot back."""
+    if share >= 0.995:
+        return "over 99%"
+    if share < 0.005:
+        return "under 1%"
+    return f"{share:.0%}"
+
+
 def _warnings_html(warnings: Sequence[str]) -> str:
     if not warnings:
         return ""
@@ -175,7 +187,7 @@ def verdict_html(pred: Prediction) -> str:
             f"{html.escape(pred.headline)}</p>{advice}{warnings}{meta}</div>"
         )
     share = (pred.probabilities or {}).get(pred.label)
-    sure = f" &middot; {share:.0%} sure" if share is not None else ""
+    sure = f" &middot; model confidence {_percent(share)}" if share is not None else ""
     band = f'<div class="ak-band">{html.escape(_units(pred.pm25_range or ""))}{sure}</div>'
     return (
         f'<div class="ak-card" data-label="{html.escape(pred.label)}" '
@@ -215,7 +227,7 @@ SYSTEM_TITLES = {
     "colour": "colour/haze features + logistic regression",
     "majority": "majority class (always the commonest)",
 }
-SECTION_TITLES = (("daylight", "daylight photos"), ("all", "all photos"), ("night", "night photos"))
+SECTION_TITLES = (("daylight", "daylight photos"), ("all", "all photos"))
 # Keys of train/train.py's metrics.json that are drawn as tables below, or that are no numbers
 # a visitor needs (the full file is one click away).
 DRAWN_KEYS = {"evaluation", "kfold", "config", "data", "training", "export", "model_sha256"}
@@ -267,11 +279,15 @@ def metrics_markdown(metrics: dict, max_rows: int = 30) -> str:
     train/train.py (evaluation sections, k-fold); any other nesting gets a generic table."""
     parts = []
     evaluation = metrics.get("evaluation") if isinstance(metrics.get("evaluation"), dict) else {}
+    # Daylight first: the app refuses night photos, so that is the number a visitor meets.
     for key, title in SECTION_TITLES:
         sec = evaluation.get(key)
         if isinstance(sec, dict) and isinstance(sec.get("systems"), dict) and sec["systems"]:
             n = f" ({sec['n']} photos)" if _is_number(sec.get("n")) else ""
             parts += [f"**Held-out days, {title}**{n}", _systems_table(sec["systems"])]
+            if "n/a" in parts[-1]:
+                parts.append("n/a: no photo of that class on the held-out days, so it was not measured.")
+            break
     kfold = metrics.get("kfold")
     if isinstance(kfold, dict) and isinstance(kfold.get("systems"), dict):
         how = f"{kfold.get('k', '?')} folds over {kfold.get('groups', '?')} place-and-day groups"
@@ -401,6 +417,84 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _temp_policy() -> tuple[int, int]:
+    """(sweep every, delete older than) in seconds for uploads and generated files."""
+    max_age = _env_int("AIRKEN_TEMP_MAX_AGE_S", 900)
+    return max(5, min(300, max_age // 3)), max_age
+
+
+def _snapshot(items: Iterable[str]) -> list[str]:
+    """A list copy of a set that request threads may be adding to while we copy it."""
+    for _ in range(20):
+        try:
+            return list(items)
+        except RuntimeError:  # "Set changed size during iteration": copy again
+            time.sleep(0.001)
+    return []
+
+
+def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
+    """Delete the files this app put in Gradio's temp folder (uploads, result images, CSVs)
+    that are older than max_age_s, and their emptied per-file folders. Returns the count.
+
+    Gradio's own Blocks(delete_cache=...) sweeper walks these same sets while requests add
+    to them; under steady traffic it dies at the first "Set changed size during iteration"
+    and temp files then pile up for good. This one walks a snapshot and never stops.
+    """
+    keep: set[str] = set()
+    for block in _snapshot(demo.blocks.values()):
+        keep.update(_snapshot(getattr(block, "keep_in_cache", ())))
+    upload_root = Path(demo.GRADIO_CACHE).resolve()
+    now, removed = time.time(), 0
+    for files in _snapshot(demo.temp_file_sets):
+        for path in _snapshot(files):
+            if path in keep:
+                continue
+            try:
+                if now - os.lstat(path).st_ctime <= max_age_s:
+                    continue
+                folder = Path(path).parent
+                folder_idle = now - folder.stat().st_mtime > max_age_s  # before our delete touches it
+                os.remove(path)
+                removed += 1
+                if folder_idle and folder.resolve().parent == upload_root:
+                    with contextlib.suppress(OSError):  # not empty: another file lives there
+                        folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                log.warning("could not delete temp file %s: %s", path, err)
+                continue
+            files.discard(path)
+    return removed
+
+
+def _temp_sweeper(demo: gr.Blocks, every_s: int, max_age_s: int):
+    """Server lifespan: sweep old temp files every every_s; at shutdown, delete them all."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                try:
+                    removed = await asyncio.to_thread(sweep_temp_files, demo, max_age_s)
+                    log.debug("temp sweep removed %d file(s)", removed)
+                except Exception:
+                    log.exception("temp file sweep failed; next try in %d s", every_s)
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(sweep_temp_files, demo, -1)
+
+    return lifespan
+
+
 def _examples() -> list[str]:
     if not EXAMPLES_DIR.is_dir():
         return []
@@ -520,18 +614,16 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     """The whole page. Loads the model now (LiteRT loads in milliseconds) so that the
     first visitor does not wait for it."""
     if predictor is None:
-        from airken.predict import get_predictor
+        from airken.predictor import get_predictor
 
         predictor = get_predictor()
     # One limit shared by every event that runs the model: as many calls as interpreters.
     concurrency = _env_int("AIRKEN_CONCURRENCY", 2)
     model_events = dict(concurrency_limit=concurrency, concurrency_id="model")
-    max_age = _env_int("AIRKEN_TEMP_MAX_AGE_S", 900)  # uploads and results older than this go
-    cleanup_every = max(10, min(300, max_age // 3))
+    cleanup_every, max_age = _temp_policy()  # launch() runs the sweeper
     _examples_cache_env(predictor)
 
-    with gr.Blocks(title="Airken: read the air from a photo of the sky",
-                   delete_cache=(cleanup_every, max_age)) as demo:
+    with gr.Blocks(title="Airken: read the air from a photo of the sky") as demo:
         gr.Markdown(INTRO, elem_classes="ak-title")
         with gr.Tab("Read the air"):
             _read_tab(predictor, model_events)
@@ -545,10 +637,20 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **kwargs: Any):
     """Serve the page; host/port fall back to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.
-    Gradio refuses uploads above the intake's byte limit before they reach the app."""
+
+    Serve through this, not demo.launch(): it adds the styling, the temp file sweeper, and
+    the upload cap (Gradio refuses files above the intake's byte limit before they reach
+    the app). Run history is off: visitors' photos are not kept anywhere.
+    """
+    every_s, max_age_s = _temp_policy()
     options: dict[str, Any] = dict(
         server_name=host, server_port=port, max_file_size=IntakeLimits.from_env().max_bytes, css=PAGE_CSS,
-        theme=gr.themes.Soft(primary_hue="sky"), footer_links=["api"],
+        theme=gr.themes.Soft(primary_hue="sky"), footer_links=["api"], run_history=False,
+        # Gradio keeps a copy of the page's state per session (every API call is one) and
+        # only drops the oldest past this count. The page keeps nothing between events, so
+        # a small cap bounds memory (default 10000: ~80 KB each, close to 1 GB) at no cost.
+        state_session_capacity=_env_int("AIRKEN_SESSIONS", 200),
+        app_kwargs={"lifespan": _temp_sweeper(demo, every_s, max_age_s)},
     )
     options.update(kwargs)
     return demo.launch(**options)

@@ -20,6 +20,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import queue
 import random
 import shutil
 import signal
@@ -191,7 +192,8 @@ def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_reque
     out.put(result.__dict__)
 
 
-def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, total: int) -> dict:
+def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, total: int,
+                on_tick=None, tick_s: float = 5.0) -> dict:
     counter = mp.Value("i", total)
     out: mp.Queue = mp.Queue()
     deadline = time.monotonic() + duration_s
@@ -202,7 +204,17 @@ def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, 
     t0 = time.perf_counter()
     for p in procs:
         p.start()
-    results = [out.get(timeout=duration_s + CALL_TIMEOUT_S * 2) for _ in procs]
+    results: list[dict] = []
+    give_up = time.monotonic() + duration_s + CALL_TIMEOUT_S * 2
+    while len(results) < len(procs) and time.monotonic() < give_up:
+        try:
+            results.append(out.get(timeout=tick_s))
+        except queue.Empty:
+            pass
+        if on_tick is not None:
+            on_tick()
+    if len(results) < len(procs):
+        raise RuntimeError(f"{len(procs) - len(results)} client(s) never reported")
     wall = time.perf_counter() - t0
     for p in procs:
         p.join(timeout=10)
@@ -356,8 +368,16 @@ def main(argv: list[str] | None = None) -> int:
             run_clients(url, prefix, 1, 60, args.warmup)
         before = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
         if args.soak:
-            stats = run_clients(url, prefix, args.concurrency, 24 * 3600, args.soak)
-            if args.settle:
+            samples: list[tuple[float, float | None, int | None]] = []
+            t_start = time.monotonic()
+
+            def sample() -> None:
+                samples.append((round(time.monotonic() - t_start, 1), rss_mb(pid), count_files(uploads)))
+
+            stats = run_clients(url, prefix, args.concurrency, 24 * 3600, args.soak, on_tick=sample)
+            report["samples_s_rss_mb_files"] = samples
+            if args.settle:  # let the server's delete_cache sweep run, then count again
+                report["temp_files_at_last_request"] = count_files(uploads)
                 time.sleep(args.settle)
         else:
             stats = run_clients(url, prefix, args.concurrency, args.duration, 10**9)

@@ -1,0 +1,260 @@
+"""The web app: the page builds, the /predict API answers like the CLI, bad files get a
+clean message, and app.py starts without TensorFlow."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("AIRKEN_HUB", "0")
+
+import csv  # noqa: E402
+import html  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import pytest  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from airken import ui  # noqa: E402
+from airken.classes import CLASSES, LABELS  # noqa: E402
+from airken.intake import ImageRejected, load_image  # noqa: E402
+from airken.predictor import get_predictor  # noqa: E402
+
+# Gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "assets" / "examples"
+SKY = EXAMPLES / "clear-mountains-picos-de-europa.jpg"
+NIGHT = EXAMPLES / "night-rocket-launch.jpg"
+HEADLINES = {c.headline for c in CLASSES}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The real page on 127.0.0.1, its temp files and example cache in a temp folder."""
+    tmp = tmp_path_factory.mktemp("gradio")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp / "uploads"))
+    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp / "examples"))
+    demo = ui.build_demo(get_predictor())
+    _, url, _ = ui.launch(demo, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+def test_page_builds_with_one_public_endpoint():
+    demo = ui.build_demo(get_predictor())
+    public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    assert public == ["predict"]
+
+
+def test_api_reads_a_sky_photo(client):
+    result = client.predict(handle_file(str(SKY)), api_name="/predict")
+    assert result["label"] in LABELS
+    assert set(result["probabilities"]) == set(LABELS)
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert result["headline"] in HEADLINES
+    assert set(result["plan"]) == set(CLASSES[0].plan)
+    assert result["model"]["sha256"]
+
+
+def test_api_matches_the_cli_result(client):
+    result = client.predict(handle_file(str(SKY)), api_name="/predict")
+    direct = get_predictor().predict(SKY).to_dict()
+    for key in ("label", "probabilities", "headline", "advice", "plan", "warnings", "model"):
+        assert result[key] == direct[key]
+
+
+def test_api_refuses_a_night_photo_with_advice(client):
+    result = client.predict(handle_file(str(NIGHT)), api_name="/predict")
+    assert result["label"] is None
+    assert result["probabilities"] is None
+    assert result["headline"] and result["advice"]
+    assert result["plan"] == {}
+
+
+def test_api_corrupt_file_gets_our_message(client, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(SKY.read_bytes()[:300])
+    with pytest.raises(ImageRejected) as expected:
+        load_image(bad)
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(bad)), api_name="/predict")
+    message = str(err.value)
+    assert message == expected.value.args[0]
+    assert "Traceback" not in message
+
+
+def test_api_text_file_gets_a_message(client, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo\n" * 20)
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(text)), api_name="/predict")
+    assert "Traceback" not in str(err.value)
+    assert str(err.value).strip()
+
+
+class _Broken:
+    limits = None
+
+    def predict(self, path):
+        raise RuntimeError("internal detail that must not reach the visitor")
+
+
+def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path):
+    with pytest.raises(gr.Error) as err:
+        ui._run(_Broken(), str(tmp_path / "x.jpg"))
+    assert err.value.message == ui.GENERIC_ERROR
+    assert "internal detail" in caplog.text  # the traceback stays in the server log
+
+
+def test_no_photo_asks_for_one():
+    with pytest.raises(gr.Error) as err:
+        ui._run(get_predictor(), None)
+    assert err.value.message == ui.NO_PHOTO
+
+
+def test_verdict_and_plan_for_a_reading():
+    pred = get_predictor().predict(SKY)
+    assert pred.label is not None
+    card = ui.verdict_html(pred)
+    assert pred.headline in card and pred.colour in card and f'data-label="{pred.label}"' in card
+    plan = ui.plan_html(pred)
+    for activity in pred.plan:
+        assert activity in plan
+
+
+def test_verdict_for_a_refused_photo_says_why():
+    pred = get_predictor().predict(NIGHT)
+    assert pred.label is None
+    card = ui.verdict_html(pred)
+    assert 'data-label="none"' in card
+    assert html.escape(pred.headline) in card and html.escape(pred.advice) in card
+    assert ui.plan_html(pred) == ""
+
+
+def test_batch_rows_and_csv(tmp_path):
+    bad = tmp_path / "empty.jpg"
+    bad.write_bytes(b"")
+    predictor = get_predictor()
+    rows = [ui._batch_row(predictor, str(p)) for p in (SKY, NIGHT, bad)]
+    assert rows[0][1] in LABELS and rows[0][2] is not None
+    assert rows[1][1] == "refused"
+    assert rows[2][1] == "error" and rows[2][-1]
+    out = ui._write_csv(rows, str(tmp_path))
+    with open(out, newline="", encoding="utf-8") as fh:
+        table = list(csv.reader(fh))
+    assert table[0] == ui.BATCH_HEADERS and len(table) == 4
+
+
+def _system(acc: float) -> dict:
+    return {"accuracy": acc, "balanced_accuracy": acc - 0.1, "macro_f1": acc - 0.2,
+            "per_class_recall": {"healthy": 0.9, "moderate": 0.5, "danger": None}}
+
+
+def test_metrics_tables_from_training_metrics():
+    metrics = {
+        "model_sha256": "abc",
+        "config": {"epochs": 3},
+        "evaluation": {
+            "daylight": {"n": 120, "systems": {"model": _system(0.81), "majority": _system(0.7)}},
+            "all": {"n": 200, "systems": {"model": _system(0.7)}},
+            "night": {"n": 0, "note": "no frames"},
+        },
+        "kfold": {"k": 5, "groups": 30, "systems": {"model": {"accuracy": {"mean": 0.8, "std": 0.05}}}},
+        "leave_one_place_out": {"model": {"accuracy": 0.55, "balanced_accuracy": 0.41}},
+    }
+    table = ui.metrics_markdown(metrics)
+    assert "Held-out days, daylight photos** (120 photos)" in table
+    assert "| **this model** | 0.81 | 0.71 | 0.61 | 0.90 | 0.50 | n/a |" in table
+    assert "majority class" in table and "not measured" in table
+    assert "night photos" not in table and "all photos" not in table  # daylight is what the app reads
+    assert "0.80 \N{PLUS-MINUS SIGN} 0.05" in table
+    assert "leave_one_place_out / model | 0.55 | 0.41 | n/a" in table
+    assert "epochs" not in table
+    assert ui.metrics_markdown({}) == ""
+    about = ui.about_markdown({"model": {"source": "bundled", "sha256": "abc"}, "metrics": metrics})
+    assert "abc" in about and "CC BY 4.0" in about and "CC BY-NC-SA 3.0 IGO" in about
+
+
+def test_sweeper_deletes_only_old_files_of_this_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    ours = [tmp_path / "a1" / "upload.jpg", tmp_path / "b2" / "result.csv"]
+    stranger = tmp_path / "c3" / "other-app.jpg"
+    for f in (*ours, stranger):
+        f.parent.mkdir()
+        f.write_bytes(b"x")
+    demo.upload_file_set.update(str(f) for f in ours)
+    assert ui.sweep_temp_files(demo, max_age_s=3600) == 0  # all fresh
+    assert ui.sweep_temp_files(demo, max_age_s=-1) == 2
+    assert not any(f.exists() or f.parent.exists() for f in ours)
+    assert stranger.exists() and not demo.upload_file_set
+
+
+def test_examples_all_have_labels():
+    paths = ui._examples()
+    assert len(paths) == len(list(EXAMPLES.glob("*.jpg"))) >= 12
+    assert all(Path(p).stem in ui.EXAMPLE_LABELS for p in paths)
+
+
+def test_app_and_page_do_not_import_tensorflow():
+    code = (
+        "import sys, app; from airken.ui import build_demo; build_demo(); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "GRADIO_EXAMPLES_CACHE": str(Path(os.environ.get("TMPDIR", "/tmp")) / "ak-ex")},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_app_py_serves_the_page(tmp_path):
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "uploads"),
+           "GRADIO_EXAMPLES_CACHE": str(tmp_path / "examples")}
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        body = ""
+        for _ in range(240):  # bounded: up to ~60 s on a busy machine
+            if proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    body = resp.read().decode("utf-8", "replace")
+                break
+            except OSError:
+                time.sleep(0.25)
+        assert "Airken" in body, proc.stdout.read() if proc.poll() is not None else "no page"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
