@@ -406,11 +406,11 @@ def main(argv: list[str] | None = None) -> int:
                  f"temp files {report.get('temp_files_before')} -> {report.get('temp_files_after')}")
     if "first_page_s" in report:
         line += f"; first page {report['first_page_s']} s after start"
-    print(line)
-    print(json.dumps(report, indent=2))
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    print(line)
+    print(json.dumps(report, indent=2))
     return 1 if report["errors"] else 0
 
 
