@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def clean_env(monkeypatch):
     for var in ("TF_CONFIG", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "AIRKEN_HPUS"):
-        monkeypatch.delenv(var, raising=False)
+        # setenv first so teardown also removes what setup_devices itself writes (TF_CONFIG)
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     policy = tf.keras.mixed_precision.global_policy().name
     yield monkeypatch
     tf.keras.mixed_precision.set_global_policy(policy)
