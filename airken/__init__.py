@@ -18,7 +18,7 @@ def __getattr__(name: str):
         import importlib
 
         # import_module, not `from airken import predict`: that would ask this hook again.
-        return getattr(importlib.import_module("airken.predict"), name)
+        return getattr(importlib.import_module("airken.predictor"), name)
     if name == "ImageRejected":
         from airken.intake import ImageRejected
 

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from airken.intake import ImageRejected
-from airken.predict import Prediction, get_predictor
+from airken.predictor import Prediction, get_predictor
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
 

@@ -12,7 +12,7 @@ from PIL import Image
 from airken.classes import LABELS, class_by_name
 from airken.intake import ImageRejected
 from airken.model import TFLiteModel
-from airken.predict import Predictor, get_predictor
+from airken.predictor import Predictor, get_predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
