@@ -109,19 +109,30 @@ def _local_gradient(y: np.ndarray) -> np.ndarray:
 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Pixels of `allowed` 4-connected to `seed` (flood fill by repeated dilation)."""
+    """Pixels of `allowed` 4-connected to `seed`.
+
+    Flood fill by whole runs: a straight run of allowed pixels touched by the region joins it
+    at once, alternating rows and columns until nothing changes. That takes as many rounds as
+    the region's paths have turns, not as many as they have pixels.
+    """
     m = seed & allowed
-    for _ in range(allowed.size):
-        n = m.copy()
-        n[1:] |= m[:-1]
-        n[:-1] |= m[1:]
-        n[:, 1:] |= m[:, :-1]
-        n[:, :-1] |= m[:, 1:]
-        n &= allowed
-        if np.array_equal(n, m):
+    for i in range(2 * allowed.size):
+        axis = i % 2
+        n = _fill_runs(m, allowed) if axis == 0 else _fill_runs(m.T, allowed.T).T
+        if i > 0 and np.array_equal(n, m):
             break
         m = n
     return m
+
+
+def _fill_runs(m: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Every run (along rows) of `allowed` that holds a pixel of `m`."""
+    starts = allowed.copy()
+    starts[:, 1:] &= ~allowed[:, :-1]
+    run_id = np.cumsum(starts.ravel())  # constant along each run of allowed pixels
+    hit = np.zeros(int(run_id[-1]) + 1 if run_id.size else 1, dtype=bool)
+    hit[run_id[(m & allowed).ravel()]] = True
+    return hit[run_id].reshape(m.shape) & allowed
 
 
 def _laplacian_var(y: np.ndarray, mask: np.ndarray | None = None) -> float:
