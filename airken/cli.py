@@ -59,7 +59,7 @@ def _predict(predictor, paths: list[str], as_json: bool) -> int:
 
 def json_record(path: str, result: Prediction) -> dict:
     d = result.to_dict()
-    keys = ("label", "probabilities", "pm25_range", "advice", "warnings", "model")
+    keys = ("label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model")
     return {"path": path, **{k: d[k] for k in keys}}
 
 
@@ -71,6 +71,8 @@ def _emit(path: str, result: Prediction, as_json: bool) -> None:
     cells = " ".join(f"{probs[k]:>{w}.2f}" if k in probs else f"{'-':>{w}}" for k, w in
                      (("healthy", 8), ("moderate", 9), ("danger", 7)))
     notes = "; ".join(result.warnings) if result.label else result.advice
+    if result.uncertain:
+        notes = "unsure; " + notes
     print(f"{_short(path):40} {result.label or 'refused':9} {cells}  {notes}", flush=True)
 
 

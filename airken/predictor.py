@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 REFUSED_HEADLINE = "Can't read the air from this photo"
 BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
+UNCERTAIN_WARNING = ("The model is unsure about this photo: the classes are close. Treat the verdict "
+                     "as a rough hint.")
 
 ImageSource = bytes | str | os.PathLike | BinaryIO
 
@@ -42,6 +44,8 @@ class Prediction:
     plan: dict[str, str]
     warnings: list[str]
     model: dict
+    confidence: float | None = None  # calibrated probability of the label; None when refused
+    uncertain: bool = False  # confidence under the threshold chosen on validation days
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -57,6 +61,8 @@ class Predictor:
         self.model = model
         self.source = source
         self.limits = limits or IntakeLimits.from_env()
+        self.metrics = read_metrics(source)
+        self.calibration = Calibration.from_metrics(self.metrics)
         if model.n_classes != len(LABELS):
             raise RuntimeError(f"{source.path} has {model.n_classes} outputs, expected {len(LABELS)}: {LABELS}")
 
@@ -80,7 +86,12 @@ class Predictor:
         return self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
 
     def _verdict(self, probs: np.ndarray, warnings: list[str], timings: dict) -> Prediction:
+        probs = self.calibration.apply(probs)
         best = CLASSES[int(np.argmax(probs))]
+        confidence = float(probs.max())
+        uncertain = confidence < self.calibration.uncertain_below
+        if uncertain:
+            warnings = [*warnings, UNCERTAIN_WARNING]
         return Prediction(
             label=best.name,
             probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},
@@ -91,6 +102,8 @@ class Predictor:
             plan=dict(best.plan),
             warnings=warnings,
             model=self.source.to_dict(),
+            confidence=round(confidence, 4),
+            uncertain=uncertain,
             timings_ms=timings,
         )
 
@@ -110,7 +123,33 @@ class Predictor:
 
     def about(self) -> dict:
         """Where the model came from and what was measured on it (its metrics.json)."""
-        return {"model": self.source.to_dict(), "metrics": read_metrics(self.source)}
+        return {"model": self.source.to_dict(), "metrics": self.metrics}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Temperature scaling and the "uncertain" threshold fitted on validation days by the
+    training pipeline (metrics.json "calibration"); identity when the model has none."""
+
+    temperature: float = 1.0
+    uncertain_below: float = 0.0
+
+    @classmethod
+    def from_metrics(cls, metrics: dict) -> Calibration:
+        cal = metrics.get("calibration") or {}
+        try:
+            return cls(float(cal.get("temperature", 1.0)), float(cal.get("uncertain_below", 0.0)))
+        except (TypeError, ValueError):
+            log.warning("ignoring malformed calibration in metrics.json: %r", cal)
+            return cls()
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """softmax(log p / T): same class, better-calibrated confidence."""
+        if self.temperature == 1.0:
+            return probs
+        logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
+        e = np.exp(logits - logits.max())
+        return (e / e.sum()).astype(np.float32)
 
 
 def read_metrics(source: ModelSource) -> dict:

@@ -175,6 +175,12 @@ def empty_verdict() -> str:
     )
 
 
+def confidence_words(pred: Prediction) -> str:
+    """The calibrated confidence in plain words."""
+    words = "unsure" if pred.uncertain else "fairly sure" if pred.confidence < 0.9 else "sure"
+    return f"model {words} ({_percent(pred.confidence)})"
+
+
 def verdict_html(pred: Prediction) -> str:
     """The big coloured card: headline, PM2.5 band, advice, warnings."""
     total = pred.timings_ms.get("total") if pred.timings_ms else None
@@ -186,8 +192,7 @@ def verdict_html(pred: Prediction) -> str:
             f'<div class="ak-card ak-empty" data-label="none"><p class="ak-headline">'
             f"{html.escape(pred.headline)}</p>{advice}{warnings}{meta}</div>"
         )
-    share = (pred.probabilities or {}).get(pred.label)
-    sure = f" &middot; model confidence {_percent(share)}" if share is not None else ""
+    sure = f" &middot; {confidence_words(pred)}" if pred.confidence is not None else ""
     band = f'<div class="ak-band">{html.escape(_units(pred.pm25_range or ""))}{sure}</div>'
     return (
         f'<div class="ak-card" data-label="{html.escape(pred.label)}" '

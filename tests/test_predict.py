@@ -86,3 +86,25 @@ def test_generated_png_roundtrip(predictor):
     result = predictor.predict(buf.getvalue())
     assert result.label in LABELS or result.label is None  # a valid verdict or a scene refusal
     assert result.headline
+
+
+def test_calibration_softens_without_changing_the_class():
+    from airken.predictor import Calibration
+
+    probs = np.array([0.9, 0.08, 0.02], np.float32)
+    soft = Calibration(temperature=2.0).apply(probs)
+    assert soft.argmax() == 0 and soft.max() < probs.max()
+    assert soft.sum() == pytest.approx(1.0, abs=1e-6)
+    assert Calibration.from_metrics({"calibration": {"temperature": "bad"}}) == Calibration()
+    assert Calibration.from_metrics({}).apply(probs) is probs
+
+
+def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
+    from airken.predictor import Calibration
+
+    monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=1.01))
+    result = predictor.predict(EXAMPLES / "clear-kite.jpg")
+    assert result.uncertain and result.label in LABELS  # still a verdict, flagged
+    assert any("unsure" in w for w in result.warnings)
+    monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=0.0))
+    assert not predictor.predict(EXAMPLES / "clear-kite.jpg").uncertain

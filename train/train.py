@@ -256,9 +256,9 @@ def features_dataset(features, labels, batch_size: int, shuffle: bool = False, s
 def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, split, run_dir: Path) -> dict:
     from train import data, evaluate
 
-    train_idx, _, test_idx = split
+    train_idx, val_idx, test_idx = split
     test_samples = [samples[i] for i in test_idx]
-    probs = model.predict(data.make_tf_dataset(x[test_idx], None, 64, training=False), verbose=0)
+    probs = predict_probs(model, x[test_idx])
     result = {
         "evaluation": evaluate.evaluate_split(
             probs, test_samples, y[train_idx],
@@ -275,9 +275,41 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
 
     result["kfold"] = evaluate.grouped_kfold_estimate(day_samples, x[day_idx], k=cfg.kfold, seed=cfg.seed,
                                                       models={"linear_probe": probe})
+    test_day = data.daylight_mask(test_samples)
+    result["calibration"] = calibrate(predict_probs(model, x[val_idx]), y[val_idx],
+                                      probs[test_day], y[test_idx][test_day], run_dir)
     if cfg.export:
         result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)
     return result
+
+
+def predict_probs(model, x) -> np.ndarray:
+    from train import data
+
+    return model.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+
+
+def calibrate(val_probs, y_val, test_probs, y_test, run_dir: Path) -> dict:
+    """Temperature and the "uncertain" threshold, both fitted on the validation days; ECE
+    before and after on validation and on the held-out daylight test frames."""
+    from train import calibrate as cal
+
+    temperature = cal.fit_temperature(val_probs, y_val)
+    threshold = cal.choose_uncertain_threshold(cal.apply_temperature(val_probs, temperature), y_val)
+    test_after = cal.apply_temperature(test_probs, temperature)
+    cal.reliability_diagram(test_probs, test_after, y_test, run_dir / "reliability.png",
+                            title="held-out daylight frames")
+    out = {
+        "temperature": temperature,
+        "uncertain_below": threshold.threshold,
+        "threshold": asdict(threshold),
+        "validation": asdict(cal.calibration_report(val_probs, y_val, temperature)),
+        "test_daylight": asdict(cal.calibration_report(test_probs, y_test, temperature)),
+        "test_daylight_selective": cal.selective_scores(test_after, y_test, threshold.threshold),
+    }
+    log.info("calibration: T=%.2f, uncertain below %.2f, test ECE %.3f -> %.3f", temperature,
+             threshold.threshold, out["test_daylight"]["ece_before"], out["test_daylight"]["ece_after"])
+    return out
 
 
 def export_and_check(model, x_train, x_test, run_dir: Path) -> dict:
@@ -319,6 +351,12 @@ def run_notes(metrics: dict) -> list[str]:
     notes = [f"Speed on this machine: frozen features {t['head']['feature_images_per_s']} images/s "
              f"(phase 1 then trains the head on them), fine-tuning {t['finetune'].get('images_per_s')} "
              f"images/s; whole run {t['total_seconds']} s."]
+    c = metrics.get("calibration")
+    if c:
+        notes.append(f"Temperature scaling (fitted on validation days): T={c['temperature']:.2f}; expected "
+                     f"calibration error on held-out daylight frames {c['test_daylight']['ece_before']:.3f} -> "
+                     f"{c['test_daylight']['ece_after']:.3f}; answers below {c['uncertain_below']:.2f} confidence "
+                     "are flagged uncertain. See reliability.png.")
     for kind, p in metrics.get("export", {}).items():
         notes.append(f"TFLite {kind}: {p['bytes'] / 1e6:.1f} MB, top-1 agreement with Keras "
                      f"{p['top1_agreement']:.3f}, max |prob diff| {p['max_abs_prob_diff']:.3f} (n={p['n']}).")

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from datasets import make_folder
+
 from train import train
 
 
@@ -62,4 +62,8 @@ def test_metrics_hold_model_baselines_and_parity(run):
     # float16 weights barely change the outputs of a float32 network
     assert saved["export"]["float16"]["top1_agreement"] >= 0.9
     assert saved["training"]["head"]["images_per_s"] > 0
+    cal = saved["calibration"]
+    assert cal["temperature"] > 0 and 0.0 <= cal["uncertain_below"] <= 1.0
+    assert 0.0 <= cal["test_daylight"]["ece_after"] <= 1.0
+    assert (out / "reliability.png").is_file()
     assert np.isfinite(saved["training"]["total_seconds"])
