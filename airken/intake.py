@@ -80,7 +80,7 @@ class IntakeLimits:
     max_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 60_000_000
     min_side: int = 32
-    work_size: int = 512
+    work_size: int = 448  # 12 MP phone photos (4032 px) then decode at 1/8 scale (504 px)
     max_aspect: float = 8.0
 
     @classmethod

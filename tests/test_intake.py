@@ -310,8 +310,8 @@ def test_12_megapixel_jpeg_is_decoded_small_via_draft(tmp_path, monkeypatch):
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     img = load_image(path)
-    assert drafted == [(1000, 750)]  # libjpeg decodes at 1/4 scale, never 4000x3000
-    assert img.size == (512, 384) and img.mode == "RGB"
+    assert drafted == [(500, 375)]  # libjpeg decodes at 1/8 scale, never 4000x3000
+    assert img.size == (448, 336) and img.mode == "RGB"
     assert os.path.getsize(path) < IntakeLimits().max_bytes
 
 
