@@ -19,11 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def default_threads() -> int:
-    """AIRKEN_THREADS, else one thread per core up to 2 (more rarely helps a 224 px model)."""
+    """AIRKEN_THREADS, else 1: a 224 px model gains little from a second thread (measured in
+    bench/), and the app runs one interpreter per concurrent request instead."""
     env = os.environ.get("AIRKEN_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, int(env)) if env else 1
 
 
 class TFLiteModel:
