@@ -9,8 +9,11 @@ test sets them otherwise.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
+
+import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
@@ -18,3 +21,31 @@ if str(TESTS_DIR) not in sys.path:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess of the app or CLI: bundled model, no Hub, no analytics."""
+    return dict(os.environ, HF_HUB_OFFLINE="1", AIRKEN_HUB="0", GRADIO_ANALYTICS_ENABLED="False", **extra)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The real page on 127.0.0.1, its temp files and example cache in a temp folder."""
+    from airken import ui
+    from airken.predictor import get_predictor
+
+    tmp = tmp_path_factory.mktemp("gradio")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp / "uploads"))
+    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp / "examples"))
+    demo = ui.build_demo(get_predictor())
+    _, url, _ = ui.launch(demo, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+    mp.undo()

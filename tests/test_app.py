@@ -10,7 +10,6 @@ os.environ.setdefault("AIRKEN_HUB", "0")
 
 import csv  # noqa: E402
 import html  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -19,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import pytest  # noqa: E402
+from conftest import free_port  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
@@ -39,29 +39,9 @@ NIGHT = EXAMPLES / "night-rocket-launch.jpg"
 HEADLINES = {c.headline for c in CLASSES}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The real page on 127.0.0.1, its temp files and example cache in a temp folder."""
-    tmp = tmp_path_factory.mktemp("gradio")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp / "uploads"))
-    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp / "examples"))
-    demo = ui.build_demo(get_predictor())
-    _, url, _ = ui.launch(demo, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server, verbose=False)
+def client(app_url):
+    return Client(app_url, verbose=False)
 
 
 def test_page_builds_with_one_public_endpoint():

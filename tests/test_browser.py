@@ -9,7 +9,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AIRKEN_HUB", "0")
 
-import socket  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -43,28 +42,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from airken import ui
-    from airken.predictor import get_predictor
-
-    tmp = tmp_path_factory.mktemp("gradio-browser")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GRADIO_TEMP_DIR", str(tmp / "uploads"))
-    mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp / "examples"))
-    demo = ui.build_demo(get_predictor())
-    _, local_url, _ = ui.launch(demo, host="127.0.0.1", port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield local_url
-    demo.close()
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
@@ -73,10 +50,10 @@ def browser():
         b.close()
 
 
-def _open(browser, url: str, viewport: dict):
+def _open(browser, app_url: str, viewport: dict):
     page = browser.new_page(viewport=viewport)
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
+    page.goto(app_url)
     page.wait_for_selector("#ak-photo input[type=file]", state="attached")
     return page
 
@@ -87,9 +64,9 @@ def _upload_and_wait(page, photo: Path) -> str:
     return page.inner_text(VERDICT)
 
 
-def test_desktop_upload_shows_verdict(browser, url):
+def test_desktop_upload_shows_verdict(browser, app_url):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = _open(browser, url, DESKTOP)
+    page = _open(browser, app_url, DESKTOP)
     text = _upload_and_wait(page, EXAMPLES / "clear-mountains-picos-de-europa.jpg")
     headline = text.strip().splitlines()[0]
     assert headline in HEADLINES
@@ -98,9 +75,9 @@ def test_desktop_upload_shows_verdict(browser, url):
     page.close()
 
 
-def test_phone_layout_stacks_and_fits(browser, url):
+def test_phone_layout_stacks_and_fits(browser, app_url):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = _open(browser, url, PHONE)
+    page = _open(browser, app_url, PHONE)
     text = _upload_and_wait(page, EXAMPLES / "hazy-beijing-summer-palace.jpg")
     assert text.strip().splitlines()[0] in HEADLINES
     # Nothing wider than the screen: no sideways scrolling on a phone.
@@ -114,18 +91,18 @@ def test_phone_layout_stacks_and_fits(browser, url):
     page.close()
 
 
-def test_example_click_and_refusal(browser, url):
-    page = _open(browser, url, DESKTOP)
+def test_example_click_and_refusal(browser, app_url):
+    page = _open(browser, app_url, DESKTOP)
     page.get_by_text("Night photo (refused)").click()
     page.wait_for_selector('#ak-verdict [data-label="none"]')
     assert "Can't read the air" in page.inner_text(VERDICT)
     page.close()
 
 
-def test_broken_file_shows_message_not_spinner(browser, url, tmp_path):
+def test_broken_file_shows_message_not_spinner(browser, app_url, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes((EXAMPLES / "clear-kite.jpg").read_bytes()[:300])
-    page = _open(browser, url, DESKTOP)
+    page = _open(browser, app_url, DESKTOP)
     from airken.intake import ImageRejected, load_image
 
     with pytest.raises(ImageRejected) as expected:

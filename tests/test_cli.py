@@ -6,12 +6,12 @@ Each call is a fresh interpreter with the Hub switched off, so it reads the bund
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import offline_env
 
 from airken.classes import LABELS
 
@@ -22,21 +22,10 @@ GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "nig
 TIMEOUT_S = 120
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", AIRKEN_HUB="0", GRADIO_ANALYTICS_ENABLED="False")
-    env.update(extra)
-    return env
-
-
-def have_model() -> bool:
-    return bool(os.environ.get("AIRKEN_MODEL_PATH")) or (REPO_ROOT / "airken" / "models" / "manifest.json").is_file()
-
-
-needs_model = pytest.mark.skipif(not have_model(), reason="no bundled model in airken/models and no AIRKEN_MODEL_PATH")
 
 
 def airken(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "airken", *args], cwd=REPO_ROOT, env=env or _env(),
+    return subprocess.run([sys.executable, "-m", "airken", *args], cwd=REPO_ROOT, env=env or offline_env(),
                           capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
@@ -67,7 +56,6 @@ def corrupt(tmp_path_factory) -> Path:
     return path
 
 
-@needs_model
 def test_predict_json_one_record_per_file():
     paths = [str(EXAMPLES / name) for name in GOOD]
     done = airken("predict", "--json", *paths)
@@ -82,7 +70,6 @@ def test_predict_json_one_record_per_file():
     assert by_name["clear-kite.jpg"]["label"] in LABELS
 
 
-@needs_model
 def test_predict_corrupt_file_is_reported_and_the_rest_still_print(corrupt, tmp_path):
     missing = tmp_path / "no-such-photo.jpg"
     paths = [str(EXAMPLES / "clear-kite.jpg"), str(corrupt), str(missing), str(EXAMPLES / "fog-pier.jpg")]
@@ -99,7 +86,6 @@ def test_predict_corrupt_file_is_reported_and_the_rest_still_print(corrupt, tmp_
     assert "no such file" in records[2]["error"].lower()
 
 
-@needs_model
 def test_predict_table_output(corrupt):
     paths = [str(EXAMPLES / "clear-kite.jpg"), str(EXAMPLES / "night-rocket-launch.jpg"), str(corrupt)]
     done = airken("predict", *paths)
@@ -114,7 +100,6 @@ def test_predict_table_output(corrupt):
     assert lines[3].split()[1] == "error"
 
 
-@needs_model
 def test_info_names_source_and_sha256():
     done = airken("info")
     assert done.returncode == 0, done.stderr
@@ -136,10 +121,9 @@ print(json.dumps({"label": pred.label, "same": again.label == pred.label, "tf": 
 """
 
 
-@needs_model
 def test_library_predict_does_not_import_tensorflow():
     done = subprocess.run([sys.executable, "-c", _LIBRARY_SCRIPT, str(EXAMPLES / "clear-kite.jpg")],
-                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+                          cwd=REPO_ROOT, env=offline_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["label"] in LABELS and out["same"]

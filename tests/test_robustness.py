@@ -10,7 +10,6 @@ PM2.5 values) are covered in tests/train/test_data.py.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import offline_env
 
 from airken.classes import LABELS
 
@@ -41,17 +41,6 @@ sys.exit(rc)
 """
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", AIRKEN_HUB="0", GRADIO_ANALYTICS_ENABLED="False")
-    env.update(extra)
-    return env
-
-
-def have_model() -> bool:
-    return bool(os.environ.get("AIRKEN_MODEL_PATH")) or (REPO_ROOT / "airken" / "models" / "manifest.json").is_file()
-
-
-needs_model = pytest.mark.skipif(not have_model(), reason="no bundled model in airken/models and no AIRKEN_MODEL_PATH")
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +51,10 @@ def corpus(tmp_path_factory):
 # ---------------------------------------------------------------- the command line
 
 
-@needs_model
 def test_cli_reads_or_refuses_every_bad_input(corpus):
     cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "airken", "predict", "--json",
            *[str(c.path) for c in corpus]]
-    done = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    done = subprocess.run(cmd, cwd=REPO_ROOT, env=offline_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.returncode == 2  # some inputs are refused, none crash the run
     records = {Path(r["path"]).name: r for r in map(json.loads, done.stdout.splitlines())}
@@ -116,7 +104,7 @@ def server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "app.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=REPO_ROOT, env=_env(AIRKEN_LOG_LEVEL="WARNING"), stdout=log,
+                                cwd=REPO_ROOT, env=offline_env(AIRKEN_LOG_LEVEL="WARNING"), stdout=log,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -131,7 +119,6 @@ def server(tmp_path_factory):
             proc.wait()
 
 
-@needs_model
 def test_api_reads_or_refuses_every_bad_input(corpus, server):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
@@ -160,7 +147,7 @@ def test_api_reads_or_refuses_every_bad_input(corpus, server):
 
 
 def test_no_model_anywhere_fails_at_once_with_what_to_do(tmp_path):
-    env = _env(AIRKEN_BUNDLED_DIR=str(tmp_path))
+    env = offline_env(AIRKEN_BUNDLED_DIR=str(tmp_path))
     env.pop("AIRKEN_MODEL_PATH", None)
     done = subprocess.run([sys.executable, "-m", "airken", "info"], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
