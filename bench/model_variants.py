@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import REPO_ROOT, RUN_DIR, summary, timed
+from bench import REPO_ROOT, RUN_DIR, shown, summary, timed
 
 log = logging.getLogger("bench.model_variants")
 
@@ -103,7 +103,7 @@ def run(run_dir: Path = RUN_DIR, reps: int = 50) -> dict:
                 "held_out_parity": parity.get(kind),
             })
     return {
-        "run_dir": str(run_dir),
+        "run_dir": shown(run_dir),
         "examples": {"n": len(names), "where": "assets/examples/*.jpg"},
         "held_out_parity_from": "metrics.json export section" if parity else None,
         "variants": rows,

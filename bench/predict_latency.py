@@ -215,24 +215,27 @@ def profile_jpeg(path: Path, predictor, reps: int = 10) -> dict:
 
     limits = predictor.limits
 
-    def draft_only() -> None:
+    def draft_only() -> tuple[int, int]:
         with Image.open(path) as im:
             scale = limits.work_size / max(im.size)
             im.draft("RGB", (int(im.size[0] * scale) + 1, int(im.size[1] * scale) + 1))
             im.load()
+            return im.size
 
     img = load_image(path, limits)
     x = to_model_input(img, predictor.model.input_size)
+    side = limits.work_size
     stages = {
         "draft decode only (Image.draft + load)": draft_only,
-        "load_image (draft + EXIF + RGB + resize to 512)": lambda: load_image(path, limits),
-        "check_scene (512 px working copy)": lambda: check_scene(img),
+        f"load_image (draft + EXIF + RGB + shrink to {side} px)": lambda: load_image(path, limits),
+        f"check_scene ({img.width}x{img.height} working copy)": lambda: check_scene(img),
         "to_model_input (resize to 224)": lambda: to_model_input(img, predictor.model.input_size),
         "model.predict_proba": lambda: predictor.model.predict_proba(x),
     }
     out: dict[str, object] = {name: summary(v)["p50_ms"] for name, v in
                               interleaved({k: (fn, reps) for k, fn in stages.items()}).items()}
-    out["working copy size"] = f"{img.width}x{img.height}"
+    w, h = draft_only()
+    out["JPEG draft size -> working copy size"] = f"{w}x{h} -> {img.width}x{img.height}"
     return out
 
 

@@ -35,8 +35,17 @@ from bench import (
 )
 
 
-def run_module(module: str, args: list[str], timeout: float) -> dict:
+def wait_for_idle(max_wait_s: float, below: float = 1.0) -> None:
+    """On a shared machine, wait (up to max_wait_s) until the 1-minute load average drops below `below`."""
+    deadline = time.monotonic() + max_wait_s
+    while time.monotonic() < deadline and (load_avg() or 0.0) >= below:
+        time.sleep(5)
+
+
+def run_module(module: str, args: list[str], timeout: float, idle_wait_s: float = 0.0) -> dict:
     """`python -m bench.<module> ... --json tmp`, its output streamed, its JSON returned."""
+    if idle_wait_s:
+        wait_for_idle(idle_wait_s)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = Path(f.name)
     cmd = [sys.executable, "-m", f"bench.{module}", *args, "--json", str(out)]
@@ -184,7 +193,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# Airken benchmarks (latest run)",
         "",
-        f"{m['date']}, commit `{m['commit']}`, {m['cpu']}, {m['cores']} cores, Python {m['python']}. "
+        f"Started {m['date']}, commit `{m['commit']}`, {m['cpu']}, {m['cores']} cores, Python {m['python']}. "
         "Ratios compare numbers measured in the same run. Reproduce: `make bench` "
         "(or `python -m bench.run_all --help`).",
         "",
@@ -220,21 +229,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load-seconds", type=float, default=None)
     p.add_argument("--run-dir", type=Path, default=RUN_DIR,
                    help="training run: model.keras, export/, metrics.json (default: runs/milan or $AIRKEN_RUN_DIR)")
+    p.add_argument("--idle-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="before each benchmark, wait up to this long for the load average to drop below 1")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
     os.environ["AIRKEN_RUN_DIR"] = str(args.run_dir.resolve())  # read by every benchmark
 
     results: dict = {"machine": machine()}
     quick = ["--quick"] if args.quick else []
+    idle = args.idle_wait
     results["predict_latency"] = run_module(
-        "predict_latency", [*quick, *(["--no-keras"] if args.skip_keras else [])], timeout=900)
+        "predict_latency", [*quick, *(["--no-keras"] if args.skip_keras else [])], 900, idle)
     if not args.skip_variants:
         results["model_variants"] = run_module(
-            "model_variants", ["--run-dir", str(args.run_dir), "--reps", "20" if args.quick else "50"], 900)
+            "model_variants", ["--run-dir", str(args.run_dir), "--reps", "20" if args.quick else "50"], 900, idle)
     if not args.skip_app:
         seconds = args.load_seconds or (5.0 if args.quick else 15.0)
         app_args = ["--no-load"] if args.skip_load else ["--seconds", str(seconds)]
-        results["app"] = run_module("app_start", app_args, timeout=600)
+        results["app"] = run_module("app_start", app_args, 600, idle)
     if args.venv:
         results["install_size"] = run_module("install_size", ["--skip-install", str(args.venv)], 600)
     elif not args.skip_install:
