@@ -323,30 +323,42 @@ def _model_markdown(model: dict) -> str:
     return "\n".join(lines)
 
 
-CREDITS = """
-### Data it learned from
-- **Milan, Italy:** one webcam looking south over the city, 41 days in 2025, each photo paired
-  with the hourly PM2.5 of the ARPA Lombardia station "Milano Viale Marche". Labels from the
-  AQpictures toolkit (D. Oxoli, S. Li, S. Xu, M.A. Brovelli, F. Pirotti, A. Moazzam, 2025;
-  CC BY 4.0; PM2.5 by ARPA Lombardia). Photos from the public MeteoGiuliacci webcam, used for
-  non-commercial research only.
-- **India and Nepal:** phone photos from 7 places with hourly PM2.5: A. Rouniyar, S. Utomo,
-  J. A, P.-A. Hsiung (2023), "Air Pollution Image Dataset from India and Nepal", Kaggle,
-  doi:10.34740/KAGGLE/DS/3152196, CC BY-NC-SA 3.0 IGO. A model trained on it is for
-  non-commercial use.
+DATA_CREDITS = {
+    "milan": (
+        "- **Milan, Italy:** one webcam looking south over the city, 41 days in 2025, each photo paired\n"
+        "  with the hourly PM2.5 of the ARPA Lombardia station \"Milano Viale Marche\". Labels from the\n"
+        "  AQpictures toolkit (D. Oxoli, S. Li, S. Xu, M.A. Brovelli, F. Pirotti, A. Moazzam, 2025;\n"
+        "  CC BY 4.0; PM2.5 by ARPA Lombardia). Photos from the public MeteoGiuliacci webcam, used for\n"
+        "  non-commercial research only."
+    ),
+    "india-nepal": (
+        "- **India and Nepal:** phone photos from 7 places with hourly PM2.5: A. Rouniyar, S. Utomo,\n"
+        "  J. A, P.-A. Hsiung (2023), \"Air Pollution Image Dataset from India and Nepal\", Kaggle,\n"
+        "  doi:10.34740/KAGGLE/DS/3152196, CC BY-NC-SA 3.0 IGO. A model trained on it is for\n"
+        "  non-commercial use."
+    ),
+}
 
-Example photos on this page: see `assets/examples/ATTRIBUTION.md` for authors and licences.
-
+LIMITATIONS = """
 ### Limitations, in plain words
 - **It is not a measuring instrument.** It guesses the PM2.5 band from how the sky looks.
   For decisions that matter, check an official air-quality station near you.
-- **It has seen few places.** Most training photos come from one webcam in Milan and a few
-  cities in India and Nepal. Other skies, cameras and seasons may fool it.
-- **Unhealthy air is rare in its data.** In Milan it was seen on a single morning, so the
-  "unhealthy" verdict rests mostly on the India/Nepal photos.
+- **It has seen few places.** Tested on a place left out of training, every model we tried
+  was right only a little more often than a blind guess, and much worse in some places. Other
+  skies, cameras and seasons may fool it: treat the verdict as a hint.
+- **Unhealthy air is rare in its data.** In Milan it was seen on a single morning, so no test
+  shows how well the "unhealthy" verdict works.
 - **Haze is not only pollution.** Fog, mist, clouds and low sun look hazy too.
 - **Night photos and photos with little sky are refused**, because the sky is what it reads.
 """
+
+
+def credits_markdown(metrics: dict) -> str:
+    """Credit the data sets this model was trained on (from its metrics.json config)."""
+    folders = [Path(str(d)).name for d in (metrics.get("config") or {}).get("data") or []]
+    known = [DATA_CREDITS[f] for f in folders if f in DATA_CREDITS] or list(DATA_CREDITS.values())
+    return ("### Data it learned from\n" + "\n".join(known) + "\n\nExample photos on this page: see "
+            "`assets/examples/ATTRIBUTION.md` for authors and licences.\n" + LIMITATIONS)
 
 
 def about_markdown(about: dict, keep_minutes: int | None = None) -> str:
@@ -368,7 +380,7 @@ def about_markdown(about: dict, keep_minutes: int | None = None) -> str:
         parts.append("The full measurements are below.")
     else:
         parts.append("No measurements ship with this model file.")
-    parts.append(CREDITS)
+    parts.append(credits_markdown(metrics))
     if keep_minutes:
         parts.append(
             f"### Your photos\nPhotos you upload are used only to answer you: the server deletes "

@@ -238,3 +238,11 @@ def test_app_py_serves_the_page(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
 
+
+
+def test_about_credits_the_data_the_model_was_trained_on():
+    milan_only = ui.credits_markdown({"config": {"data": ["../shared/data/milan"]}})
+    assert "Milan" in milan_only and "Kaggle" not in milan_only
+    both = ui.credits_markdown({"config": {"data": ["/d/milan", "/d/india-nepal"]}})
+    assert "Milan" in both and "Kaggle" in both
+    assert "Limitations" in ui.credits_markdown({})
