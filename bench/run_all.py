@@ -119,7 +119,7 @@ def _latency_md(r: dict) -> str:
     prof = "\n".join(f"| {k} | {v} |" for k, v in r["profile_12mp_jpeg_p50_ms"].items())
     return "\n".join([
         f"airken: `{r['model']['file']}` ({r['model']['source']}, sha256 {r['model']['sha256']}..., "
-        f"{r['model']['threads']} LiteRT threads). Keras path: {r['keras_model'] or 'skipped'}.",
+        f"LiteRT threads: {r['model']['threads']}). Keras path: {r['keras_model'] or 'skipped'}.",
         "",
         predict_latency.table(r),
         "",
