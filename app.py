@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import sys  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,9 +28,14 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("AIRKEN_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from airken.predictor import get_predictor
     from airken.ui import build_demo, launch
 
-    launch(build_demo(), host=args.host, port=args.port)
+    try:
+        predictor = get_predictor()
+    except RuntimeError as err:  # no usable model anywhere: say what to do, no traceback
+        sys.exit(f"airken: {err}")
+    launch(build_demo(predictor), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        predictor = get_predictor()
+        predictor = get_predictor(instances=1)  # one file at a time, with every core
     except RuntimeError as err:  # no usable model anywhere: say what to do
         print(f"airken: {err}", file=sys.stderr)
         return EXIT_NO_MODEL

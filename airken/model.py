@@ -18,11 +18,14 @@ from ai_edge_litert.interpreter import Interpreter
 log = logging.getLogger(__name__)
 
 
-def default_threads() -> int:
-    """AIRKEN_THREADS, else 1: a 224 px model gains little from a second thread (measured in
-    bench/), and the app runs one interpreter per concurrent request instead."""
+def default_threads(instances: int = 1) -> int:
+    """AIRKEN_THREADS, else the cores shared out among the interpreters: one call alone (CLI,
+    library) gets every core, while the app's concurrent calls get one core each, which
+    serves more requests per second than threads competing for the same cores (bench/)."""
     env = os.environ.get("AIRKEN_THREADS")
-    return max(1, int(env)) if env else 1
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, (os.cpu_count() or 1) // max(1, instances)))
 
 
 class TFLiteModel:
@@ -34,7 +37,7 @@ class TFLiteModel:
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None, instances: int = 1):
         self.path = Path(path)
-        self.threads = threads or default_threads()
+        self.threads = threads or default_threads(instances)
         self._pool: queue.Queue[Interpreter] = queue.Queue()
         for _ in range(max(1, instances)):
             self._pool.put(self._new_interpreter())

@@ -176,12 +176,13 @@ _predictor: Predictor | None = None
 _lock = threading.Lock()
 
 
-def get_predictor() -> Predictor:
-    """The process-wide predictor, loaded on first use."""
+def get_predictor(instances: int | None = None) -> Predictor:
+    """The process-wide predictor, loaded on first use with `instances` interpreters (calls
+    served at once; default AIRKEN_CONCURRENCY or 2)."""
     global _predictor
     with _lock:
         if _predictor is None:
-            _predictor = Predictor.load()
+            _predictor = Predictor.load(instances)
         return _predictor
 
 

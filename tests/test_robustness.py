@@ -146,10 +146,11 @@ def test_api_reads_or_refuses_every_bad_input(corpus, server):
 # ---------------------------------------------------------------- no model at all
 
 
-def test_no_model_anywhere_fails_at_once_with_what_to_do(tmp_path):
+@pytest.mark.parametrize("command", [["-m", "airken", "info"], ["app.py", "--port", "0"]], ids=["cli", "app"])
+def test_no_model_anywhere_fails_at_once_with_what_to_do(tmp_path, command):
     env = offline_env(AIRKEN_BUNDLED_DIR=str(tmp_path))
     env.pop("AIRKEN_MODEL_PATH", None)
-    done = subprocess.run([sys.executable, "-m", "airken", "info"], cwd=REPO_ROOT, env=env,
+    done = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
