@@ -1,9 +1,9 @@
 """Load and soak test for the Airken server over Gradio's plain HTTP API.
 
-    python bench/load.py                      # start app.py, 4 clients for 20 s
-    python bench/load.py --concurrency 4 --duration 20
-    python bench/load.py --soak 1000          # 1000 requests: server RSS and temp files before/after
-    python bench/load.py --url http://127.0.0.1:7860/ --server-pid 1234
+    python -m bench.load                      # start app.py, 4 clients for 20 s
+    python -m bench.load --concurrency 4 --duration 20
+    python -m bench.load --soak 1000          # 1000 requests: server RSS and temp files before/after
+    python -m bench.load --url http://127.0.0.1:7860/ --server-pid 1234
 
 Each client is a separate process speaking plain HTTP (upload, call, read the event stream):
 gradio_client spends ~70 ms of client CPU per call and would measure itself. Photos are
@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
+
+from bench import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -290,18 +292,6 @@ def start_server(temp_dir: Path, max_age_s: int | None) -> tuple[subprocess.Pope
         time.sleep(0.05)
     proc.terminate()
     raise RuntimeError(f"server did not answer within {START_TIMEOUT_S} s")
-
-
-def rss_mb(pid: int | None) -> float | None:
-    if not pid:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def cpu_s(pid: int | None) -> float | None:
