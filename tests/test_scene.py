@@ -157,3 +157,17 @@ def test_haze_map(examples):
     assert yellowness(examples["fog-pier.jpg"]) > yellowness(examples["clear-kite.jpg"])
     assert yellowness(examples["clear-kite.jpg"]) > yellowness(solid((0, 0, 0)))
     assert haze_map(Image.new("L", (5, 3))).size == (5, 3)
+
+
+# Real photos without sky that scikit-image ships (a package the tests install): a cat, a
+# coffee cup, bricks, grass, gravel, motorbikes, a retina scan, a night launch pad.
+SKIMAGE_NO_SKY = ["chelsea.png", "coffee.png", "brick.png", "grass.png", "gravel.png", "motorcycle_left.png",
+                  "retina.jpg", "rocket.jpg"]
+
+
+@pytest.mark.parametrize("name", SKIMAGE_NO_SKY)
+def test_real_non_sky_photos_from_a_package_are_refused(name):
+    skimage = pytest.importorskip("skimage")
+    path = Path(skimage.__file__).parent / "data" / name
+    report = check_scene(load_image(path))
+    assert report.refused and report.reason, (name, report.stats)
