@@ -37,7 +37,6 @@ import argparse
 import json
 import logging
 import math
-import sys
 import time
 import warnings
 import zlib
@@ -51,7 +50,7 @@ import numpy as np
 from PIL import Image
 
 from airken.classes import LABELS
-from train import calibrate, data, evaluate
+from train import calibrate, data, evaluate, log_to
 from train.data import Sample
 from train.features import FEATURE_NAMES, colour_features_batch
 
@@ -1161,19 +1160,9 @@ def write_report(metrics: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def setup_logging(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(out / "places.log")):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(argv)
-    setup_logging(Path(cfg.out))
+    log_to(Path(cfg.out) / "places.log")
     return run(cfg)
 
 

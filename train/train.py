@@ -19,13 +19,18 @@ import argparse
 import json
 import logging
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from train import calibrate as cal
+from train import data, evaluate, log_to
+from train.backbone import build_backbone
+from train.devices import global_batch_size, setup_devices
+from train.export import export_tflite, parity
 
 keras = tf.keras
 log = logging.getLogger("train")
@@ -156,19 +161,8 @@ def fit_phase(model, train_ds, val_ds, *, phase: str, epochs: int, lr: float, pa
 # ------------------------------------------------------------------------------- the run
 
 
-def setup_logging(run_dir: Path) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(run_dir / "train.log")):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-
-
 def load_data(cfg: Config, run_dir: Path):
     """Read, scan (quarantining bad files), split by whole days, decode to model inputs."""
-    from train import data
-
     samples, problems, report = [], [], {}
     for folder in cfg.data:
         rows, probs = data.read_folder(folder)
@@ -199,10 +193,6 @@ def load_data(cfg: Config, run_dir: Path):
 def train_model(cfg: Config, strategy, device, x, y, train_idx, val_idx, run_dir: Path):
     """The two phases. Returns the Keras model, the frozen-backbone features (for phase 1 and
     the linear probe baseline) and a dict of what each phase did."""
-    from train import data
-    from train.backbone import build_backbone
-    from train.devices import global_batch_size
-
     with strategy.scope():
         backbone = build_backbone(cfg.backbone, input_shape=x.shape[1:])
         backbone.trainable = False
@@ -254,7 +244,6 @@ def features_dataset(features, labels, batch_size: int, shuffle: bool = False, s
 
 
 def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, split, run_dir: Path) -> dict:
-    from train import data, evaluate
 
     train_idx, val_idx, test_idx = split
     test_samples = [samples[i] for i in test_idx]
@@ -284,7 +273,6 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
 
 
 def predict_probs(model, x) -> np.ndarray:
-    from train import data
 
     return model.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
 
@@ -292,8 +280,6 @@ def predict_probs(model, x) -> np.ndarray:
 def calibrate(val_probs, y_val, test_probs, y_test, run_dir: Path) -> dict:
     """Temperature and the "uncertain" threshold, both fitted on the validation days; ECE
     before and after on validation and on the held-out daylight test frames."""
-    from train import calibrate as cal
-
     temperature = cal.fit_temperature(val_probs, y_val)
     threshold = cal.choose_uncertain_threshold(cal.apply_temperature(val_probs, temperature), y_val)
     test_after = cal.apply_temperature(test_probs, temperature)
@@ -315,8 +301,6 @@ def calibrate(val_probs, y_val, test_probs, y_test, run_dir: Path) -> dict:
 def export_and_check(model, x_train, x_test, run_dir: Path) -> dict:
     """TFLite float16 + int8 (int8 calibrated on training images), each checked against Keras
     on the held-out images."""
-    from train.export import export_tflite, parity
-
     rng = np.random.default_rng(0)
     calib = x_train[rng.permutation(len(x_train))[:200]]
     files = export_tflite(model, run_dir / "export", calib)
@@ -328,7 +312,6 @@ def export_and_check(model, x_train, x_test, run_dir: Path) -> dict:
 
 
 def run(cfg: Config, run_dir: Path, strategy, device) -> dict:
-    from train import evaluate
 
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
@@ -364,7 +347,6 @@ def run_notes(metrics: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from train.devices import setup_devices
 
     cfg = parse_args(argv)
     # Before any other TensorFlow op: multi-worker strategies must exist before the runtime starts.
@@ -373,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not device.chief:  # every worker trains in step; only the chief's files are the run's
         run_dir = run_dir / f"worker-{device.task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_dir)
+    log_to(run_dir / "train.log")
     log.info("device: %s", device)
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     return run(cfg, run_dir, strategy, device)
