@@ -130,3 +130,16 @@ def _add_bad_rows(images: Path, rows: list[dict[str, str]], info: SynthFolder,
     (images / "relabel.jpg").write_bytes(_jpeg(sky_image(0, rng)))
     row("relabel.jpg", pm25="12", label="danger")  # pm25 wins: healthy
     info.samples += 2
+
+
+def tiny_model(size: int):
+    """A few-parameter Keras model with the Airken convention (pixels 0-255 in, the first layer
+    rescales, softmax over 3 classes out), for tests of export and distribution."""
+    import tensorflow as tf
+
+    inp = tf.keras.Input((size, size, 3))
+    x = tf.keras.layers.Rescaling(1 / 128.0, offset=-127 / 128.0)(inp)
+    x = tf.keras.layers.Conv2D(4, 3, strides=4, activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    out = tf.keras.layers.Dense(3, activation="softmax")(x)
+    return tf.keras.Model(inp, out)

@@ -19,20 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from datasets import tiny_model  # noqa: E402
 
 from train.devices import global_batch_size, setup_devices  # noqa: E402
 
 SIZE = 64
 STEPS = 4
-
-
-def tiny_model() -> tf.keras.Model:
-    inp = tf.keras.Input((SIZE, SIZE, 3))
-    x = tf.keras.layers.Rescaling(1 / 128.0, offset=-127 / 128.0)(inp)
-    x = tf.keras.layers.Conv2D(4, 3, strides=4, activation="relu")(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    out = tf.keras.layers.Dense(3, activation="softmax")(x)
-    return tf.keras.Model(inp, out)
 
 
 def synthetic_data(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +56,7 @@ def main() -> int:
           .with_options(options))
 
     with strategy.scope():
-        model = tiny_model()
+        model = tiny_model(SIZE)
         model.compile(optimizer=tf.keras.optimizers.SGD(0.05),
                       loss="sparse_categorical_crossentropy")
     initial = model.get_weights()

@@ -7,6 +7,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
 
+from datasets import tiny_model  # noqa: E402
+
 from train.export import FLOAT16_NAME, INT8_NAME, export_tflite, parity, tflite_predict  # noqa: E402
 
 SIZE = 224
@@ -22,20 +24,11 @@ def sky_like(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(img, 30, 220).astype(np.uint8), y
 
 
-def tiny_model() -> tf.keras.Model:
-    inp = tf.keras.Input((SIZE, SIZE, 3))
-    x = tf.keras.layers.Rescaling(1 / 128.0, offset=-127 / 128.0)(inp)
-    x = tf.keras.layers.Conv2D(4, 3, strides=4, activation="relu")(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    out = tf.keras.layers.Dense(3, activation="softmax")(x)
-    return tf.keras.Model(inp, out)
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     tf.keras.utils.set_random_seed(3)
     x, y = sky_like(96, seed=0)
-    model = tiny_model()
+    model = tiny_model(SIZE)
     model.compile(optimizer=tf.keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
     model.fit(x.astype(np.float32), y, epochs=8, batch_size=16, verbose=0)
     out = tmp_path_factory.mktemp("export")
