@@ -5,6 +5,7 @@ measured in the same run on the same machine; ratios are reported, never asserte
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -92,3 +93,10 @@ def cpu_info() -> dict[str, object]:
     except OSError:
         pass
     return {"cpu": model, "cores": os.cpu_count()}
+
+
+def report(result: dict, text: str, json_path: Path | None) -> None:
+    """Print a benchmark's table; also write its result as JSON when asked."""
+    print(text)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))

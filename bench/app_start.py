@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import REPO_ROOT, rss_mb
+from bench import REPO_ROOT, report, rss_mb
 
 log = logging.getLogger("bench.app_start")
 
@@ -181,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     result = run(seconds=args.seconds, concurrencies=tuple(args.concurrency), load=not args.no_load)
-    print(table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, table(result), args.json)
     return 0
 
 

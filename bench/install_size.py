@@ -8,7 +8,6 @@ Target: < 500 MB. Also lists the largest packages, and checks that TensorFlow is
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import REPO_ROOT
+from bench import REPO_ROOT, report
 
 log = logging.getLogger("bench.install_size")
 
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     result = run(args.skip_install, args.requirements.resolve())
-    print(table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, table(result), args.json)
     return 0
 
 

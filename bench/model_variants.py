@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import REPO_ROOT, RUN_DIR, shown, summary, timed
+from bench import REPO_ROOT, RUN_DIR, report, shown, summary, timed
 
 log = logging.getLogger("bench.model_variants")
 
@@ -138,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     result = run(args.run_dir, args.reps)
-    print(table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, table(result), args.json)
     return 0
 
 
