@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 
 from airken.weights import sha256_file, write_manifest
@@ -35,7 +34,7 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
 
 def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
            revision: str = "main") -> Path:
-    from train.push import build_repo_folder, public_metrics
+    from train.push import public_metrics, run_model_card
 
     metrics = public_metrics(json.loads((run_dir / "metrics.json").read_text()))
     chosen = choose_variant(metrics, variant)
@@ -47,9 +46,7 @@ def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, 
     metrics["model_sha256"] = digest
     metrics["model_variant"] = chosen
     (models_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        card = build_repo_folder(run_dir, Path(tmp) / "repo", repo_id) / "README.md"
-        shutil.copyfile(card, models_dir / "MODEL_CARD.md")
+    (models_dir / "MODEL_CARD.md").write_text(run_model_card(run_dir, repo_id), encoding="utf-8")
     write_manifest(models_dir, target.name, repo_id=repo_id, revision=revision,
                    extra={"variant": chosen, "source_file": source.name})
     log.info("bundled %s (%s, sha256 %s) into %s", source, chosen, digest, models_dir)

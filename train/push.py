@@ -100,16 +100,13 @@ def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str) ->
     """Write the model repository folder for run_dir into out_dir (replaced if present)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     metrics = _read_metrics(run_dir)
-    models = [run_dir / "export" / name for name in MODEL_FILES if (run_dir / "export" / name).is_file()]
-    if not models:
-        raise FileNotFoundError(f"no .tflite files in {run_dir / 'export'}: expected "
-                                f"{' or '.join(MODEL_FILES)} (run train.train with export on)")
+    models = _exported_models(run_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     for path in models:
         shutil.copyfile(path, out_dir / path.name)
-    pngs = sorted(run_dir.glob("confusion_*.png"))
+    pngs = _confusion_pngs(run_dir)
     for path in pngs:
         shutil.copyfile(path, out_dir / path.name)
     if (run_dir / "report.md").is_file():
@@ -117,10 +114,8 @@ def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str) ->
     _write_json(out_dir / "labels.json", labels_json())
     _write_json(out_dir / "preprocessing.json", preprocessing_json([p.name for p in models]))
     _write_json(out_dir / "metrics.json", public_metrics(metrics))
-    datasets = datasets_used(metrics)
-    (out_dir / "LICENSE.md").write_text(license_text(datasets), encoding="utf-8")
-    card = model_card(metrics, repo_id, [p.name for p in models], [p.name for p in pngs], datasets)
-    (out_dir / "README.md").write_text(card, encoding="utf-8")
+    (out_dir / "LICENSE.md").write_text(license_text(datasets_used(metrics)), encoding="utf-8")
+    (out_dir / "README.md").write_text(run_model_card(run_dir, repo_id, metrics), encoding="utf-8")
     log.info("built %s for %s: %s", out_dir, repo_id, ", ".join(sorted(p.name for p in out_dir.iterdir())))
     return out_dir
 
@@ -175,6 +170,26 @@ def license_text(datasets: list[str]) -> str:
 
 
 # --- the model card ------------------------------------------------------------------------
+
+def run_model_card(run_dir: Path, repo_id: str, metrics: dict | None = None) -> str:
+    """The model card of a run, as build_repo_folder writes it (README.md of the Hub repo)."""
+    metrics = metrics if metrics is not None else _read_metrics(run_dir)
+    files = [p.name for p in _exported_models(run_dir)]
+    pngs = [p.name for p in _confusion_pngs(run_dir)]
+    return model_card(metrics, repo_id, files, pngs, datasets_used(metrics))
+
+
+def _exported_models(run_dir: Path) -> list[Path]:
+    models = [run_dir / "export" / name for name in MODEL_FILES if (run_dir / "export" / name).is_file()]
+    if not models:
+        raise FileNotFoundError(f"no .tflite files in {run_dir / 'export'}: expected "
+                                f"{' or '.join(MODEL_FILES)} (run train.train with export on)")
+    return models
+
+
+def _confusion_pngs(run_dir: Path) -> list[Path]:
+    return sorted(run_dir.glob("confusion_*.png"))
+
 
 def model_card(metrics: dict, repo_id: str, files: list[str], pngs: list[str],
                datasets: list[str]) -> str:
