@@ -88,7 +88,7 @@ def training_numbers(run_dir: Path = RUN_DIR) -> dict:
             "finetune_seconds": fine.get("seconds"),
             "head_epochs": head.get("epochs_run"),
             "finetune_epochs": fine.get("epochs_run"),
-            "train_frames_oversampled": t.get("train_frames_oversampled"),
+            "train_frames_per_epoch": t.get("train_frames_per_epoch", t.get("train_frames_oversampled")),
             "total_seconds": t.get("total_seconds"),
         }
     return {"error": "; ".join(errors)}
@@ -139,8 +139,8 @@ def _training_md(t: dict) -> str:
     dev = t.get("device") or {}
     where = f"{dev.get('kind', '?')} x{dev.get('count', '?')} ({dev.get('strategy_name', '?')})" if dev else "?"
     lines = [
-        f"From `{t['source']}` (device: {where}; {t['train_frames_oversampled']} training frames per epoch after "
-        "oversampling; nothing is retrained by the benchmark).",
+        f"From `{t['source']}` (device: {where}; {t['train_frames_per_epoch']} balanced training frames per epoch; "
+        "nothing is retrained by the benchmark).",
         "",
         "| phase | images/s | epochs | seconds |",
         "|---|---:|---:|---:|",

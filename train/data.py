@@ -492,6 +492,89 @@ def leave_one_place_out(
         yield place, np.flatnonzero(places != place), np.flatnonzero(places == place)
 
 
+def split_sources(
+    samples: Sequence[Sample],
+    val_days: int,
+    test_days: int,
+    seed: int = 0,
+    heldout_place: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test indices when training on several data folders.
+
+    Every source gets its own ``val_days`` validation (place, date) groups, so the early
+    stopping and the temperature see every kind of photo. Test days come from the first
+    source only (Milan: the held-out days criterion) - or, with ``heldout_place``, the test
+    split is every frame of that place and nothing else is tested (one leave-one-place-out
+    fold).
+    """
+    place = np.array([s.place for s in samples])
+    if heldout_place is not None and heldout_place not in place:
+        raise ValueError(f"place {heldout_place!r} is not in the data")
+    test = [np.flatnonzero(place == heldout_place)] if heldout_place else []
+    train, val = [], []
+    sources = list(dict.fromkeys(s.source for s in samples))
+    for k, source in enumerate(sources):
+        idx = np.flatnonzero([s.source == source and s.place != heldout_place for s in samples])
+        if not idx.size:
+            continue
+        n_test = test_days if k == 0 and heldout_place is None else 0
+        tr, va, te = split_by_date([samples[i] for i in idx], val_days, n_test, seed)
+        train.append(idx[tr]), val.append(idx[va]), test.append(idx[te])
+    return tuple(np.sort(np.concatenate(part)).astype(np.int64) if part else np.zeros(0, np.int64)
+                 for part in (train, val, test))
+
+
+def reading_ids(samples: Sequence[Sample]) -> np.ndarray:
+    """Id per sample of its (place, date, hour): frames of one hourly reading (a video, or
+    the webcam's frames of one hour) are near-duplicates and share one label."""
+    keys = [(s.place, s.date, -1 if s.hour is None else s.hour) for s in samples]
+    index = {k: i for i, k in enumerate(sorted(set(keys)))}
+    return np.array([index[k] for k in keys], dtype=np.int64)
+
+
+def balance_weights(labels: np.ndarray, places: np.ndarray, readings: np.ndarray) -> np.ndarray:
+    """Weights (mean 1) so that every class weighs the same; inside a class every place
+    holding it the same; inside a (place, class) every hourly reading the same; inside a
+    reading every frame the same. 200 frames of one Delhi video then count as one reading,
+    and no source, place or class swamps the rest."""
+    w = np.zeros(len(labels), dtype=np.float64)
+    classes = np.unique(labels)
+    for c in classes:
+        in_c = labels == c
+        in_places = np.unique(places[in_c])
+        for p in in_places:
+            cell = in_c & (places == p)
+            groups = np.unique(readings[cell])
+            for g in groups:
+                m = cell & (readings == g)
+                w[m] = 1.0 / (len(classes) * len(in_places) * len(groups) * m.sum())
+    return w * len(w) / w.sum() if len(w) else w
+
+
+def balanced_sample(indices: np.ndarray, samples: Sequence[Sample], size: int | None = None,
+                    seed: int = 0) -> np.ndarray:
+    """``size`` indices (default: as many as given) drawn with the :func:`balance_weights`
+    of ``indices`` - one training epoch where classes, places and readings are balanced.
+    Draws without replacement as far as the weights allow (each index at most
+    ceil(weight * size / total) times), so small sets are not one frame repeated."""
+    indices = np.asarray(indices, dtype=np.int64)
+    size = len(indices) if size is None else int(size)
+    if not indices.size or size <= 0:
+        return np.zeros(0, np.int64)
+    sub = [samples[i] for i in indices]
+    w = balance_weights(labels_of(sub), np.array([s.place for s in sub]), reading_ids(sub))
+    expected = w / w.sum() * size
+    whole = np.floor(expected).astype(np.int64)  # certain copies, then the remainder by chance
+    rng = np.random.default_rng(seed)
+    rest = size - int(whole.sum())
+    frac = expected - whole
+    extra = rng.choice(len(indices), size=rest, replace=False, p=frac / frac.sum()) if rest else []
+    counts = whole + np.bincount(np.asarray(extra, dtype=np.int64), minlength=len(indices))
+    out = np.repeat(indices, counts)
+    rng.shuffle(out)
+    return out
+
+
 def oversample(indices: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
     """Randomly oversample ``indices`` so each class present reaches the largest count.
 

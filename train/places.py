@@ -136,17 +136,9 @@ def load_samples(folders: Sequence[str], out: Path) -> tuple[list[Sample], dict[
     return samples, summary
 
 
-def hour_groups(samples: Sequence[Sample]) -> np.ndarray:
-    """Id per sample of its (place, date, hour): frames of one hourly reading (a video, or
-    the webcam's frames of one hour) are near-duplicates and share one label."""
-    keys = [(s.place, s.date, -1 if s.hour is None else s.hour) for s in samples]
-    index = {k: i for i, k in enumerate(sorted(set(keys)))}
-    return np.array([index[k] for k in keys], dtype=np.int64)
-
-
 def thin(samples: list[Sample], per_group: int) -> list[Sample]:
     """At most ``per_group`` evenly spaced frames of each (place, date, hour)."""
-    gid = hour_groups(samples)
+    gid = data.reading_ids(samples)
     keep: list[int] = []
     for g in np.unique(gid):
         members = np.flatnonzero(gid == g)
@@ -370,7 +362,7 @@ class Context:
     def build(cls, samples: list[Sample], feats: dict[tuple[str, bool], FeatureSet],
               seed: int = 0) -> Context:
         return cls(samples, data.labels_of(samples), np.array([s.place for s in samples]),
-                   hour_groups(samples), feats, seed)
+                   data.reading_ids(samples), feats, seed)
 
     def subset(self, idx: np.ndarray) -> list[Sample]:
         return [self.samples[i] for i in idx]
@@ -380,10 +372,8 @@ def sample_weights(ctx: Context, idx: np.ndarray, scheme: str) -> np.ndarray:
     """Training weights (mean 1) for ``idx``.
 
     "class": every class weighs the same (what oversampling in train.train does).
-    "place": every class weighs the same; inside a class every place holding it the same;
-    inside a (place, class) every hourly reading the same; inside a reading every frame the
-    same. So 200 frames of one Delhi video count as one reading, and no source, place or
-    class outweighs the rest.
+    "place": classes, then places within a class, then readings within a place weigh the
+    same (:func:`train.data.balance_weights`).
     """
     y = ctx.y[idx]
     w = np.zeros(len(idx), dtype=np.float64)
@@ -392,16 +382,7 @@ def sample_weights(ctx: Context, idx: np.ndarray, scheme: str) -> np.ndarray:
         for c in classes:
             w[y == c] = 1.0 / (len(classes) * np.sum(y == c))
     elif scheme == "place":
-        place, group = ctx.place[idx], ctx.hour_group[idx]
-        for c in classes:
-            in_c = y == c
-            places = np.unique(place[in_c])
-            for p in places:
-                cell = in_c & (place == p)
-                groups = np.unique(group[cell])
-                for g in groups:
-                    m = cell & (group == g)
-                    w[m] = 1.0 / (len(classes) * len(places) * len(groups) * m.sum())
+        w = data.balance_weights(y, ctx.place[idx], ctx.hour_group[idx])
     else:
         raise ValueError(f"unknown weighting {scheme!r}")
     return w * len(w) / w.sum()

@@ -3,7 +3,8 @@
     python -m train.train --data ../shared/data/milan --out runs/milan
 
 1. Data: read each data folder, quarantine images that fail to decode, hold out whole days
-   for validation and test, oversample the training days so classes are balanced.
+   for validation (per data folder) and test (the first folder's days, or a whole place),
+   and sample the training frames so no class, place or source swamps the rest.
 2. Phase 1 ("head"): ImageNet backbone frozen, a new softmax head on pooled features.
 3. Phase 2 ("finetune"): the last ~100 backbone layers unfrozen (BatchNorm stays frozen)
    at a lower learning rate. Both phases stop early on validation loss (patience 3) and
@@ -47,14 +48,17 @@ class Config:
     seed: int = 0
     batch_size: int = 32
     head_epochs: int = 40
-    finetune_epochs: int = 10
+    finetune_epochs: int = 5
     head_lr: float = 1e-3
     finetune_lr: float = 1e-4
     unfreeze: int = 100
     dropout: float = 0.3
-    patience: int = 3
+    patience: int = 2
     limit: int | None = None  # use only the first N images of each folder (tests, smoke runs)
     kfold: int = 5
+    balance: str = "place"  # "place": classes, places, readings equal; "class": oversample classes only
+    epoch_frames: int | None = 384  # frames drawn per epoch (None: as many as training frames)
+    heldout_place: str | None = None  # test on this whole place instead of held-out days
     export: bool = True
     device: str = "auto"
     mixed_precision: str | None = None  # None: the device's default (bf16 on Gaudi)
@@ -77,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     for name in ("head_lr", "finetune_lr", "dropout"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--limit", type=int, default=None, help="first N images per folder only (smoke runs)")
+    p.add_argument("--balance", choices=["place", "class"], default=d.balance,
+                   help="place: every class, place in a class and hourly reading in a place weighs the same "
+                        "(default); class: oversample classes only")
+    p.add_argument("--epoch-frames", type=int, default=d.epoch_frames,
+                   help="frames drawn per training epoch, balanced (default: %(default)s)")
+    p.add_argument("--heldout-place", default=None,
+                   help="test on every frame of this place (one leave-one-place-out fold) instead of held-out days")
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--device", choices=["auto", "hpu", "gpu", "cpu"], default=d.device)
     p.add_argument("--mixed-precision", default=None, help="bf16, fp16 or fp32 (default: bf16 on Gaudi)")
@@ -175,7 +186,8 @@ def load_data(cfg: Config, run_dir: Path):
         log.warning("skipped %s line %d (%s): %s", p.source, p.line, p.file, p.reason)
     samples, quarantined = data.scan_images(samples, run_dir)
     log.info("%d usable images, %d quarantined (see %s)", len(samples), len(quarantined), run_dir / "quarantine")
-    train_idx, val_idx, test_idx = data.split_by_date(samples, cfg.val_days, cfg.test_days, cfg.seed)
+    train_idx, val_idx, test_idx = data.split_sources(samples, cfg.val_days, cfg.test_days, cfg.seed,
+                                                      cfg.heldout_place)
     if cfg.daylight_only:  # the test split keeps night frames, reported separately
         day = data.daylight_mask(samples)
         train_idx, val_idx = train_idx[day[train_idx]], val_idx[day[val_idx]]
@@ -190,21 +202,32 @@ def load_data(cfg: Config, run_dir: Path):
     return samples, x, (train_idx, val_idx, test_idx), summary
 
 
-def train_model(cfg: Config, strategy, device, x, y, train_idx, val_idx, run_dir: Path):
-    """The two phases. Returns the Keras model, the frozen-backbone features (for phase 1 and
-    the linear probe baseline) and a dict of what each phase did."""
+def training_frames(cfg: Config, samples, y, train_idx) -> np.ndarray:
+    """One epoch's training indices, balanced as cfg.balance says."""
+    if cfg.balance == "class":
+        return data.oversample(train_idx, y, seed=cfg.seed)
+    return data.balanced_sample(train_idx, samples, cfg.epoch_frames, seed=cfg.seed)
+
+
+def train_model(cfg: Config, strategy, device, x, y, fit_idx, val_idx, run_dir: Path,
+                features: np.ndarray | None = None, after_head=None):
+    """The two phases on the frames ``fit_idx`` (balanced, repeats allowed). Returns the
+    Keras model, the frozen-backbone features (for phase 1 and the linear probe baseline)
+    and a dict of what each phase did. ``features`` may bring the frozen features already
+    computed; ``after_head(model)`` is called between the phases."""
     with strategy.scope():
         backbone = build_backbone(cfg.backbone, input_shape=x.shape[1:])
         backbone.trainable = False
         model = build_classifier(backbone, n_classes=3, dropout=cfg.dropout)
-    t0 = time.perf_counter()
-    features = backbone.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
-    feature_rate = len(x) / (time.perf_counter() - t0)
-    log.info("frozen features: %.1f images/s", feature_rate)
+    feature_rate = None
+    if features is None:
+        t0 = time.perf_counter()
+        features = backbone.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+        feature_rate = round(len(x) / (time.perf_counter() - t0), 1)
+        log.info("frozen features: %.1f images/s", feature_rate)
 
     batch = global_batch_size(cfg.batch_size, strategy)
-    fit_idx = data.oversample(train_idx, y, seed=cfg.seed)
-    phases = {"device": asdict(device), "train_frames_oversampled": len(fit_idx)}
+    phases = {"device": asdict(device), "train_frames_per_epoch": len(fit_idx), "balance": cfg.balance}
     common = dict(patience=cfg.patience, n_train=len(fit_idx), run_dir=run_dir)
     with strategy.scope():
         head = head_model(model, features.shape[1:])
@@ -212,7 +235,9 @@ def train_model(cfg: Config, strategy, device, x, y, train_idx, val_idx, run_dir
         feat_val = features_dataset(features[val_idx], y[val_idx], batch)
         phases["head"] = fit_phase(head, feat_train, feat_val, phase="head", epochs=cfg.head_epochs,
                                    lr=cfg.head_lr, **common)
-        phases["head"]["feature_images_per_s"] = round(feature_rate, 1)
+        phases["head"]["feature_images_per_s"] = feature_rate
+        if after_head is not None:
+            after_head(model)
         phases["finetune"] = {"unfrozen_layers_with_weights": unfreeze_top(backbone, cfg.unfreeze)}
         if cfg.finetune_epochs > 0:
             train_ds = data.make_tf_dataset(x[fit_idx], y[fit_idx], batch, training=True, seed=cfg.seed)
@@ -317,7 +342,8 @@ def run(cfg: Config, run_dir: Path, strategy, device) -> dict:
     seed_everything(cfg.seed)
     samples, x, split, summary = load_data(cfg, run_dir)
     y = np.array([s.label for s in samples])
-    model, frozen_features, phases = train_model(cfg, strategy, device, x, y, split[0], split[1], run_dir)
+    fit_idx = training_frames(cfg, samples, y, split[0])
+    model, frozen_features, phases = train_model(cfg, strategy, device, x, y, fit_idx, split[1], run_dir)
     metrics = {"config": asdict(cfg), "data": summary, "training": phases}
     metrics |= evaluate_and_export(cfg, model, samples, x, y, frozen_features, split, run_dir)
     metrics["training"]["total_seconds"] = round(time.perf_counter() - t0, 1)

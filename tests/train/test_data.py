@@ -12,6 +12,8 @@ from airken.classes import LABELS
 from tests.train.datasets import make_folder
 from train.data import (
     Sample,
+    balance_weights,
+    balanced_sample,
     daylight_filter,
     daylight_mask,
     grouped_kfold,
@@ -22,6 +24,7 @@ from train.data import (
     read_folder,
     scan_images,
     split_by_date,
+    split_sources,
 )
 
 
@@ -243,3 +246,61 @@ def test_make_tf_dataset_shapes_and_augmentation():
     assert np.array_equal(np.concatenate([b[1].numpy() for b in ev]), y)
     only_x = next(iter(make_tf_dataset(x, None, batch_size=3, training=False)))
     assert only_x.shape == (3, 32, 32, 3)
+
+
+def _sample(place: str, date: str, hour: int, label: int, source: str) -> Sample:
+    return Sample(Path(f"{place}-{date}-{hour}.jpg"), label, None, date, hour, place, source, True)
+
+
+def two_sources() -> list[Sample]:
+    """A webcam (one place, one frame an hour over 12 days) and phone videos (two places,
+    20 near-identical frames per hourly reading)."""
+    cam = [_sample("milan", f"2025-03-{d:02d}", h, d % 3 if d % 4 else 0, "milan")
+           for d in range(1, 13) for h in (9, 12, 15)]
+    phone = [_sample(place, f"2024-11-{d:02d}", 10, label, "india") for place, label in (("delhi", 2), ("pune", 1))
+             for d in range(1, 7) for _ in range(20)]
+    return cam + phone
+
+
+def test_split_sources_tests_the_first_source_and_validates_each():
+    samples = two_sources()
+    tr, va, te = split_sources(samples, val_days=2, test_days=3, seed=0)
+    assert set(np.concatenate([tr, va, te]).tolist()) == set(range(len(samples)))
+    assert {samples[i].source for i in te} == {"milan"} and len({samples[i].date for i in te}) == 3
+    assert {samples[i].source for i in va} == {"milan", "india"}
+    assert not {samples[i].group for i in tr} & {samples[i].group for i in np.concatenate([va, te])}
+    # one leave-one-place-out fold: the whole place is the test split, and only that
+    tr, va, te = split_sources(samples, val_days=1, test_days=3, seed=0, heldout_place="delhi")
+    assert {samples[i].place for i in te} == {"delhi"} and len(te) == 120
+    assert "delhi" not in {samples[i].place for i in np.concatenate([tr, va])}
+    with pytest.raises(ValueError, match="atlantis"):
+        split_sources(samples, 1, 1, heldout_place="atlantis")
+
+
+def test_balance_weights_count_readings_not_frames():
+    samples = two_sources()
+    y = labels_of(samples)
+    places = np.array([s.place for s in samples])
+    readings = np.array([hash((s.place, s.date, s.hour)) for s in samples])
+    w = balance_weights(y, places, readings)
+    assert w.mean() == pytest.approx(1.0)
+    for c in np.unique(y):  # every class weighs the same in total
+        assert w[y == c].sum() == pytest.approx(len(w) / len(np.unique(y)))
+    danger = y == 2  # danger: milan's few frames and delhi's 120 video frames share it equally
+    assert w[danger & (places == "milan")].sum() == pytest.approx(w[danger & (places == "delhi")].sum())
+    one_video = readings == readings[places == "delhi"][0]
+    assert np.allclose(w[one_video], w[one_video][0])  # frames of one reading weigh the same
+
+
+def test_balanced_sample_draws_a_balanced_epoch():
+    samples = two_sources()
+    idx = np.arange(len(samples))
+    out = balanced_sample(idx, samples, size=300, seed=0)
+    assert len(out) == 300 and set(out) <= set(idx)
+    assert np.array_equal(out, balanced_sample(idx, samples, size=300, seed=0))
+    counts = Counter(samples[i].label for i in out)
+    assert max(counts.values()) - min(counts.values()) <= 9  # classes drawn ~equally (100 each)
+    by_place = Counter(samples[i].place for i in out if samples[i].label == 2)
+    assert abs(by_place["milan"] - by_place["delhi"]) <= 9  # 120 video frames do not swamp the webcam
+    assert len(balanced_sample(idx, samples, seed=1)) == len(idx)  # default size: as many as given
+    assert balanced_sample(np.array([], dtype=int), samples).size == 0
