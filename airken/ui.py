@@ -24,6 +24,7 @@ import gradio as gr
 
 from airken.classes import CLASSES, LABELS
 from airken.intake import ImageRejected, IntakeLimits, load_image
+from airken.measurements import places_markdown
 from airken.scene import haze_map
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ SYSTEM_TITLES = {
 SECTION_TITLES = (("daylight", "daylight photos"), ("all", "all photos"))
 # Keys of train/train.py's metrics.json that are drawn as tables below, or that are no numbers
 # a visitor needs (the full file is one click away).
-DRAWN_KEYS = {"evaluation", "kfold", "config", "data", "training", "export", "model_sha256"}
+DRAWN_KEYS = {"evaluation", "kfold", "config", "data", "training", "export", "model_sha256", "places"}
 
 
 def _is_number(value: Any) -> bool:
@@ -371,8 +372,11 @@ def about_markdown(about: dict, keep_minutes: int | None = None) -> str:
         + ", ".join(f"**{c.headline.lower()}** ({html.escape(_units(c.band))})" for c in CLASSES)
         + ".",
         _model_markdown(model),
-        "### Measured on days and places it never saw in training",
     ]
+    places = places_markdown(metrics.get("places"))
+    if places:
+        parts += ["### Measured on places it never saw in training", places]
+    parts.append("### Measured on days it never saw in training")
     table = metrics_markdown(metrics)
     if table:
         parts.append(table)

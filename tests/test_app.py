@@ -246,3 +246,18 @@ def test_about_credits_the_data_the_model_was_trained_on():
     both = ui.credits_markdown({"config": {"data": ["/d/milan", "/d/india-nepal"]}})
     assert "Milan" in both and "Kaggle" in both
     assert "Limitations" in ui.credits_markdown({})
+
+
+def test_about_shows_the_per_place_table_before_the_held_out_days():
+    ci = {"low": 0.35, "high": 0.5}
+    places = {"system": "network", "systems": ["network", "colour", "majority"], "chance": 1 / 3,
+              "per_place": {"mumbai": {"frames": 547, "balanced_accuracy": {"network": 0.48, "colour": 0.41,
+                                                                             "majority": 0.333}}},
+              "pooled": {"network": {"balanced_accuracy": 0.44, "balanced_accuracy_95ci": ci},
+                         "colour": {"balanced_accuracy": 0.46, "balanced_accuracy_95ci": ci},
+                         "majority": {"balanced_accuracy": 0.333}}}
+    about = ui.about_markdown({"model": {}, "metrics": {"places": places, "config": {"data": ["/d/milan"]}}})
+    assert about.index("places it never saw") < about.index("days it never saw")
+    assert "| mumbai | 547 | 0.48 | 0.41 | 0.33 |" in about
+    assert "not better than the colour/haze baseline (0.46)" in about
+    assert "system" not in ui.metrics_markdown({"places": places})  # not repeated as a raw table

@@ -1,9 +1,10 @@
 """Put a trained run's model where the app loads it: airken/models/.
 
-    python -m train.bundle --run runs/milan [--variant auto|int8|float16]
+    python -m train.bundle --run runs/both [--lopo runs/lopo] [--variant auto|int8|float16]
 
 Copies the chosen TFLite file as airken.tflite, its metrics.json (stamped with the file's
-sha256 so the app shows the numbers of exactly this file), the model card, and writes
+sha256 so the app shows the numbers of exactly this file; with --lopo, the per-place
+table of a train.lopo run), the model card, and writes
 manifest.json with the sha256 the app verifies before loading. The Hub pin in the manifest
 names the repo the model is published to with `python -m train.push`.
 """
@@ -33,10 +34,10 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
 
 
 def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
-           revision: str = "main") -> Path:
-    from train.push import public_metrics, run_model_card
+           revision: str = "main", lopo_dir: Path | None = None, lopo_system: str = "network") -> Path:
+    from train.push import public_metrics, run_model_card, with_places
 
-    metrics = public_metrics(json.loads((run_dir / "metrics.json").read_text()))
+    metrics = public_metrics(with_places(json.loads((run_dir / "metrics.json").read_text()), lopo_dir, lopo_system))
     chosen = choose_variant(metrics, variant)
     source = run_dir / "export" / f"airken-{chosen}.tflite"
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, 
     metrics["model_sha256"] = digest
     metrics["model_variant"] = chosen
     (models_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (models_dir / "MODEL_CARD.md").write_text(run_model_card(run_dir, repo_id), encoding="utf-8")
+    (models_dir / "MODEL_CARD.md").write_text(run_model_card(run_dir, repo_id, metrics), encoding="utf-8")
     write_manifest(models_dir, target.name, repo_id=repo_id, revision=revision,
                    extra={"variant": chosen, "source_file": source.name})
     log.info("bundled %s (%s, sha256 %s) into %s", source, chosen, digest, models_dir)
@@ -61,9 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repo-id", default=DEFAULT_REPO, help="Hub repo the app may fetch newer weights from")
     p.add_argument("--revision", default="main", help="pinned Hub revision (a commit hash once published)")
     p.add_argument("--models-dir", type=Path, default=MODELS_DIR)
+    p.add_argument("--lopo", type=Path, default=None, help="train.lopo output folder (per-place table)")
+    p.add_argument("--lopo-system", default="network", help="the LOPO row that is this model's recipe")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    bundle(args.run, args.variant, args.models_dir, args.repo_id, args.revision)
+    bundle(args.run, args.variant, args.models_dir, args.repo_id, args.revision, args.lopo, args.lopo_system)
 
 
 if __name__ == "__main__":

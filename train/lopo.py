@@ -174,6 +174,31 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     return metrics
 
 
+def summary(metrics: dict[str, Any], system: str = "network") -> dict[str, Any]:
+    """The compact leave-one-place-out block a shipped model carries in its metrics.json
+    (model card, the app's About tab): per place and pooled balanced accuracy of ``system``
+    beside the baselines."""
+    lopo = metrics["lopo"]
+    if system not in lopo:
+        raise ValueError(f"{system!r} is not in this LOPO run (has: {', '.join(lopo)})")
+    shown = [system, "colour", "linear_probe", "majority"]
+    per_place = {}
+    for place, fold in metrics["folds"].items():
+        m = lopo[system]["per_place"][place]
+        per_place[place] = {"frames": fold["test"], "classes": m["support"],
+                            "balanced_accuracy": {s: lopo[s]["per_place"][place]["balanced_accuracy"]
+                                                  for s in shown}}
+    pooled = {s: {"balanced_accuracy": lopo[s]["pooled"]["balanced_accuracy"],
+                  "macro_f1": lopo[s]["pooled"]["macro_f1"],
+                  "balanced_accuracy_95ci": lopo[s]["pooled"].get("balanced_accuracy_95ci"),
+                  "per_place_min": lopo[s]["spread"]["balanced_accuracy"]["min"],
+                  "per_place_max": lopo[s]["spread"]["balanced_accuracy"]["max"]} for s in shown}
+    return {"protocol": "leave one place out: trained on the other places, tested on every daylight frame "
+                        "of the held-out place", "system": system, "systems": shown, "chance": 1 / len(LABELS),
+            "train_settings": {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS},
+            "per_place": per_place, "pooled": pooled}
+
+
 def fuse(net: places.Run, colour: places.Run, weight: float) -> places.Run:
     """Late fusion: the network's probabilities averaged with the colour/haze LR's."""
     mix = lambda a, b: (1 - weight) * a + weight * b  # noqa: E731

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from airken.classes import CLASSES, LABELS
+from airken.measurements import places_markdown
 from airken.preprocess import MODEL_INPUT_SIZE
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,21 @@ DATASETS = {
 
 # --- the folder ----------------------------------------------------------------------------
 
-def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str) -> Path:
+def with_places(metrics: dict, lopo_dir: str | Path | None, system: str = "network") -> dict:
+    """metrics plus the leave-one-place-out block of a train.lopo run (model card, About tab)."""
+    if lopo_dir is None:
+        return metrics
+    from train.lopo import summary
+
+    lopo = json.loads((Path(lopo_dir) / "metrics.json").read_text())
+    return {**metrics, "places": summary(lopo, system)}
+
+
+def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
+                      lopo_dir: str | Path | None = None, lopo_system: str = "network") -> Path:
     """Write the model repository folder for run_dir into out_dir (replaced if present)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    metrics = _read_metrics(run_dir)
+    metrics = with_places(_read_metrics(run_dir), lopo_dir, lopo_system)
     models = _exported_models(run_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -273,6 +285,7 @@ def _card_body(metrics: dict, name: str, files: list[str], pngs: list[str],
             "- Night photos, photos with little sky, and blurred or flat images are out of scope "
             "(the Airken app refuses them before the model runs).", ""]
     out += _training_lines(metrics, cfg)
+    out += _places_lines(metrics)
     out += _evaluation_lines(metrics, pngs)
     out += _limitation_lines(metrics, datasets)
     out += ["## Data credit", "",
@@ -297,8 +310,11 @@ def _training_lines(metrics: dict, cfg: dict) -> list[str]:
            f"{cfg.get('unfreeze', '~100')} backbone layers unfrozen at a lower learning rate, "
            "BatchNorm kept frozen. Both stop early on validation loss (patience "
            f"{cfg.get('patience', 3)}) and keep the best weights.",
-           "- Split by whole days (place and date), never by frame; the training days are "
-           "balanced by random oversampling."]
+           "- Split by whole days (place and date), never by frame. "
+           + ("Each epoch draws frames so that every class, every place within a class and every "
+              "hourly reading within a place weighs the same (a 200-frame video counts as one reading)."
+              if cfg.get("balance", "class") == "place" else "The training days are balanced by random "
+              "oversampling.")]
     if cfg.get("daylight_only", True):
         out.append("- Trained on daylight frames only.")
     device = metrics.get("training", {}).get("device")
@@ -306,6 +322,17 @@ def _training_lines(metrics: dict, cfg: dict) -> list[str]:
         out.append(f"- Trained on {device.get('count', 1)} x {device['kind']} "
                    f"({device.get('strategy_name', '')}).")
     return out + [""]
+
+
+def _places_lines(metrics: dict) -> list[str]:
+    table = places_markdown(metrics.get("places"))
+    if not table:
+        return []
+    settings = ", ".join(f"{k} {v}" for k, v in metrics["places"].get("train_settings", {}).items())
+    return ["## On places it has never seen", "",
+            "Visitors' photos come from anywhere, so this comes first. Leave one place out "
+            f"(`python -m train.lopo`): the same training recipe ({settings}) run once per place "
+            "on the other places.", "", table, ""]
 
 
 def _evaluation_lines(metrics: dict, pngs: list[str]) -> list[str]:
@@ -452,11 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or saved login)")
     p.add_argument("--dry-run", action="store_true", help="build the folder, upload nothing")
     p.add_argument("--out", type=Path, default=None, help="folder to build (default: RUN/hub)")
+    p.add_argument("--lopo", type=Path, default=None,
+                   help="train.lopo output folder: its per-place table goes into the card and metrics.json")
+    p.add_argument("--lopo-system", default="network", help="the LOPO row that is this model's recipe")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
-        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id)
+        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.lopo, args.lopo_system)
     except FileNotFoundError as exc:
         log.error("%s", exc)
         return 2

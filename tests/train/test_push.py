@@ -135,6 +135,47 @@ def test_card_says_what_it_is_for_and_credits_the_data(run_dir, tmp_path):
     assert "CC BY 4.0" in (tmp_path / "hub" / "LICENSE.md").read_text()
 
 
+def _lopo_dir(root: Path, network: tuple[float, float]) -> Path:
+    """A train.lopo output folder (its metrics.json layout) with two places."""
+    def res(a: float, b: float) -> dict:
+        return {"per_place": {"alpha": {"balanced_accuracy": a, "support": {"healthy": 5, "moderate": 3, "danger": 0}},
+                              "beta": {"balanced_accuracy": b, "support": {"healthy": 0, "moderate": 2, "danger": 9}}},
+                "pooled": {"balanced_accuracy": (a + b) / 2, "macro_f1": 0.4,
+                           "balanced_accuracy_95ci": {"low": 0.3, "high": 0.6}},
+                "spread": {"balanced_accuracy": {"min": min(a, b), "max": max(a, b)}}}
+    lopo = {"folds": {"alpha": {"test": 8}, "beta": {"test": 11}},
+            "train_settings": {"epoch_frames": 384, "head_epochs": 40, "finetune_epochs": 5, "patience": 2,
+                               "batch_size": 32, "unfreeze": 100},
+            "lopo": {"network": res(*network), "colour": res(0.45, 0.5), "linear_probe": res(0.4, 0.42),
+                     "majority": res(0.333, 0.333), "network_fused": res(0.9, 0.9)}}
+    folder = root / "lopo"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps(lopo))
+    return folder
+
+
+def test_card_and_metrics_carry_the_per_place_table(run_dir, tmp_path):
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID, lopo_dir=_lopo_dir(tmp_path, (0.40, 0.44)))
+    card = (folder / "README.md").read_text()
+    assert card.index("## On places it has never seen") < card.index("## Evaluation")
+    assert "| alpha | 8 | 0.40 | 0.45 | 0.40 | 0.33 |" in card
+    assert "**0.42** (0.30-0.60)" in card
+    assert "not better than the colour/haze baseline (0.47)" in card  # the honest verdict, computed
+    places = json.loads((folder / "metrics.json").read_text())["places"]
+    assert places["system"] == "network" and set(places["per_place"]) == {"alpha", "beta"}
+    assert "network_fused" not in places["pooled"]  # only this model's row and the baselines
+
+
+def test_per_place_verdict_follows_the_numbers(run_dir, tmp_path):
+    from airken.measurements import verdict
+    from train.push import with_places
+
+    good = with_places({}, _lopo_dir(tmp_path, (0.7, 0.8)))["places"]
+    assert verdict(good).startswith("Pooled over the places, it scores 0.75 against 0.47")
+    with pytest.raises(ValueError, match="nope"):
+        with_places({}, tmp_path / "lopo", system="nope")
+
+
 def test_unknown_data_folders_credit_both_data_sets(run_dir, tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["config"]["data"], metrics["data"]["folders"] = ["/somewhere/photos"], {}
