@@ -43,6 +43,6 @@ $(TF215)/.installed: train/requirements-tf215.txt
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench.run_all
 
-DATA ?= ../shared/data/milan
+DATA ?= ../shared/data/milan ../shared/data/india-nepal
 train: $(VENV)/.test-installed
 	$(BIN)/python -m train.train --data $(DATA) --out runs/latest

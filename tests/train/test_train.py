@@ -16,10 +16,12 @@ from train import train
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     folder = make_folder(root, day_labels=(0, 1, 0, 1, 0, 1, 0, 1, 2, 0, 1, 2), bad=True)
+    phones = make_folder(root, name="phones", day_labels=(2, 2, 1, 0, 2, 1), bad=False, place="alpha", seed=3)
     out = root / "run"
     metrics = train.main([
-        "--data", str(folder.path), "--out", str(out), "--head-epochs", "1", "--finetune-epochs", "1",
-        "--val-days", "2", "--test-days", "3", "--kfold", "2", "--batch-size", "8", "--unfreeze", "20",
+        "--data", str(folder.path), str(phones.path), "--out", str(out), "--head-epochs", "1",
+        "--finetune-epochs", "1", "--val-days", "2", "--test-days", "3", "--kfold", "2", "--batch-size", "8",
+        "--unfreeze", "20", "--epoch-frames", "40",
     ])
     return out, metrics, folder
 
@@ -49,6 +51,16 @@ def test_split_holds_out_whole_days(run):
     train_days, test_days = set(split["train"]["dates"]), set(split["test"]["dates"])
     assert test_days and not (train_days & test_days)
     assert not (set(split["val"]["dates"]) & (train_days | test_days))
+    # test days from the first folder only; validation days from every folder
+    assert {d.split()[0] for d in test_days} == {"synth"}
+    assert {d.split()[0] for d in split["val"]["dates"]} == {"synth", "alpha"}
+    assert set(metrics["data"]["folders"]) == {"synth", "phones"}
+
+
+def test_epochs_draw_balanced_frames(run):
+    _, metrics, _ = run
+    assert metrics["training"]["train_frames_per_epoch"] == 40
+    assert metrics["training"]["balance"] == "place"
 
 
 def test_metrics_hold_model_baselines_and_parity(run):
