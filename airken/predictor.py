@@ -17,6 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from airken.classes import CLASSES, LABELS
+from airken.fusion import Fusion
 from airken.intake import IntakeLimits, load_image
 from airken.model import TFLiteModel
 from airken.preprocess import to_model_input
@@ -63,6 +64,7 @@ class Predictor:
         self.limits = limits or IntakeLimits.from_env()
         self.metrics = read_metrics(source)
         self.calibration = Calibration.from_metrics(self.metrics)
+        self.fusion = _fusion(self.metrics)
         if model.n_classes != len(LABELS):
             raise RuntimeError(f"{source.path} has {model.n_classes} outputs, expected {len(LABELS)}: {LABELS}")
 
@@ -81,7 +83,10 @@ class Predictor:
         if scene.refused:
             timings = _timings(t0, t1, t2, t2)
             return self._refusal(scene.reason or "The photo cannot be read.", list(scene.warnings), timings)
-        probs = self.model.predict_proba(to_model_input(img, self.model.input_size))
+        x = to_model_input(img, self.model.input_size)
+        probs = self.model.predict_proba(x)
+        if self.fusion is not None:
+            probs = self.fusion.apply(probs, x)
         t3 = time.perf_counter()
         return self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
 
@@ -150,6 +155,14 @@ class Calibration:
         logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
         e = np.exp(logits - logits.max())
         return (e / e.sum()).astype(np.float32)
+
+
+def _fusion(metrics: dict) -> Fusion | None:
+    try:
+        return Fusion.from_metrics(metrics)
+    except (KeyError, TypeError, ValueError) as err:
+        log.warning("ignoring malformed fusion block in metrics.json (%s): the network answers alone", err)
+        return None
 
 
 def read_metrics(source: ModelSource) -> dict:

@@ -108,3 +108,51 @@ def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
     assert any("unsure" in w for w in result.warnings)
     monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=0.0))
     assert not predictor.predict(EXAMPLES / "clear-kite.jpg").uncertain
+
+
+def _haze_block(weight: float, favour: int) -> dict:
+    """A fusion block whose haze model always prefers class ``favour`` (intercepts only)."""
+    from airken.haze_features import FEATURE_NAMES
+
+    f = len(FEATURE_NAMES)
+    intercept = [-5.0, -5.0, -5.0]
+    intercept[favour] = 5.0
+    return {"weight": weight, "haze_model": {"features": list(FEATURE_NAMES), "mean": [0.0] * f, "std": [1.0] * f,
+                                             "coef": [[0.0] * f] * 3, "intercept": intercept, "classes": [0, 1, 2]}}
+
+
+def test_fusion_averages_the_network_with_the_haze_model(predictor, monkeypatch):
+    from airken.fusion import Fusion
+    from airken.predictor import Calibration
+
+    monkeypatch.setattr(predictor, "calibration", Calibration())
+    monkeypatch.setattr(predictor, "fusion", None)
+    alone = predictor.predict(EXAMPLES / "clear-kite.jpg").probabilities
+    for favour in range(3):
+        monkeypatch.setattr(predictor, "fusion", Fusion.from_metrics({"fusion": _haze_block(0.5, favour)}))
+        fused = predictor.predict(EXAMPLES / "clear-kite.jpg").probabilities
+        for i, name in enumerate(LABELS):
+            haze = 1.0 if i == favour else 0.0
+            assert fused[name] == pytest.approx(0.5 * alone[name] + 0.5 * haze, abs=1e-3)
+
+
+def test_fusion_block_is_checked():
+    from airken.fusion import Fusion
+    from airken.predictor import _fusion
+
+    assert Fusion.from_metrics({}) is None
+    with pytest.raises(ValueError, match="outside"):
+        Fusion.from_metrics({"fusion": _haze_block(1.5, 0)})
+    bad = _haze_block(0.5, 0)
+    bad["haze_model"]["features"] = ["something", "else"]
+    with pytest.raises(ValueError, match="other features"):
+        Fusion.from_metrics({"fusion": bad})
+    assert _fusion({"fusion": bad}) is None  # the app warns and lets the network answer alone
+    assert _fusion({"fusion": {"weight": 0.5}}) is None
+
+
+def test_bundled_model_carries_its_fusion_and_calibration(predictor):
+    fusion = predictor.metrics.get("fusion")
+    if fusion is None:
+        pytest.skip("the bundled model answers with the network alone")
+    assert predictor.fusion is not None and predictor.fusion.weight == fusion["weight"]

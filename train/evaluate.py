@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from airken.classes import LABELS
+from airken.fusion import HazeModel
+from airken.haze_features import colour_features_batch
 from train.data import Sample, daylight_mask, grouped_kfold, labels_of
-from train.features import colour_features_batch
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,27 @@ def _logreg_predict(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np
     return clf.predict(x_test).astype(np.int64)
 
 
+def fit_haze_model(feats: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
+                   c: float = 1.0) -> HazeModel:
+    """Standardised colour/haze features + multinomial logistic regression, as the app runs
+    it (airken.fusion.HazeModel). train.places' colour rows and train.train's fusion both use
+    this, so the leave-one-place-out numbers are those of the shipped haze model."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(feats, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    classes = np.unique(y)
+    if len(classes) < 2:
+        f = x.shape[1]
+        return HazeModel(mean, std, np.zeros((0, f)), np.zeros(0), (int(classes[0]),), len(LABELS))
+    clf = LogisticRegression(C=c, max_iter=3000, tol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter on tiny folds
+        clf.fit((x - mean) / std, y, sample_weight=sample_weight)
+    return HazeModel(mean, std, clf.coef_, clf.intercept_, tuple(int(k) for k in clf.classes_), len(LABELS))
+
+
 def _colour_inputs(x: np.ndarray) -> np.ndarray:
     """Images (N, H, W, 3) -> colour features; feature matrices (N, F) pass through."""
     x = np.asarray(x)
@@ -139,7 +161,7 @@ def _colour_inputs(x: np.ndarray) -> np.ndarray:
 
 def colour_baseline(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np.ndarray:
     """Colour/haze feature model. x_*: uint8 images (N, H, W, 3) or precomputed
-    train.features matrices (N, F)."""
+    airken.haze_features matrices (N, F)."""
     return _logreg_predict(_colour_inputs(x_train), y_train, _colour_inputs(x_test))
 
 

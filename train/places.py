@@ -50,9 +50,9 @@ import numpy as np
 from PIL import Image
 
 from airken.classes import LABELS
+from airken.haze_features import FEATURE_NAMES, colour_features_batch
 from train import calibrate, data, evaluate, log_to
 from train.data import Sample
-from train.features import FEATURE_NAMES, colour_features_batch
 
 log = logging.getLogger("train.places")
 
@@ -523,9 +523,8 @@ def fit_colour(ctx: Context, train: np.ndarray, val: np.ndarray | None = None, v
                weighting: str = "class"):
     """train.evaluate's colour baseline: colour/haze features of the whole frame + LR."""
     fs = ctx.feats[(view, False)]
-    scale = Standardiser([fs.colour[train].astype(np.float64)])
-    fit = _logreg(scale([fs.colour[train]]), ctx.y[train], sample_weights(ctx, train, weighting), 1.0)
-    return lambda idx: fit(scale([fs.colour[idx]]))
+    model = evaluate.fit_haze_model(fs.colour[train], ctx.y[train], sample_weights(ctx, train, weighting))
+    return lambda idx: model.proba_features(fs.colour[idx])
 
 
 def fit_probe(ctx: Context, train: np.ndarray, val: np.ndarray | None = None):
@@ -836,7 +835,7 @@ def lopo_calibration(ctx: Context, folds: Sequence[Fold], run: Run, target: floa
 
 SYSTEM_NOTES = {
     "majority": "majority class of the training frames",
-    "colour": "colour/haze features (train.features) of the whole frame + class-balanced LR",
+    "colour": "colour/haze features (airken.haze_features) of the whole frame + class-balanced LR",
     "linear_probe": "frozen Lite0 features of the whole frame + class-balanced LR",
     "head": "train.train phase 1: dropout 0.3 + softmax on frozen whole-frame features, Adam, "
             "oversampled classes, early stop on validation",

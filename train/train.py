@@ -9,8 +9,10 @@
 3. Phase 2 ("finetune"): the last ~100 backbone layers unfrozen (BatchNorm stays frozen)
    at a lower learning rate. Both phases stop early on validation loss (patience 3) and
    restore the best weights.
-4. Evaluate on the held-out days beside the baselines, export TFLite float16 and int8,
-   check TFLite against Keras, and write metrics.json + report.md into the run directory.
+4. Late fusion: a colour/haze logistic regression fitted on the training frames, averaged
+   with the network's probabilities (``--fusion``; the app does the same, airken.fusion).
+5. Evaluate on the held-out days beside the baselines, fit the temperature, export TFLite
+   float16 and int8, check TFLite against Keras, and write metrics.json + report.md.
 
 Every setting is a plain command-line flag; the run directory records them in config.json.
 """
@@ -27,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from airken.fusion import Fusion
+from airken.haze_features import colour_features_batch
 from train import calibrate as cal
 from train import data, evaluate, log_to
 from train.backbone import build_backbone
@@ -59,6 +63,7 @@ class Config:
     balance: str = "place"  # "place": classes, places, readings equal; "class": oversample classes only
     epoch_frames: int | None = 384  # frames drawn per epoch (None: as many as training frames)
     heldout_place: str | None = None  # test on this whole place instead of held-out days
+    fusion: float = 0.5  # weight of the colour/haze model averaged with the network (0: network alone)
     export: bool = True
     device: str = "auto"
     mixed_precision: str | None = None  # None: the device's default (bf16 on Gaudi)
@@ -88,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="frames drawn per training epoch, balanced (default: %(default)s)")
     p.add_argument("--heldout-place", default=None,
                    help="test on every frame of this place (one leave-one-place-out fold) instead of held-out days")
+    p.add_argument("--fusion", type=float, default=d.fusion,
+                   help="weight of the colour/haze model in the average with the network (0: network alone; "
+                        "default %(default)s, chosen by python -m train.lopo)")
     p.add_argument("--no-export", dest="export", action="store_false")
     p.add_argument("--device", choices=["auto", "hpu", "gpu", "cpu"], default=d.device)
     p.add_argument("--mixed-precision", default=None, help="bf16, fp16 or fp32 (default: bf16 on Gaudi)")
@@ -268,15 +276,34 @@ def features_dataset(features, labels, batch_size: int, shuffle: bool = False, s
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def fit_fusion(cfg: Config, colour: np.ndarray, y: np.ndarray, train_idx: np.ndarray) -> Fusion | None:
+    """The colour/haze model on the training frames, classes weighted equally (as train.lopo's
+    colour rows)."""
+    if cfg.fusion <= 0:
+        return None
+    labels = y[train_idx]
+    counts = np.bincount(labels, minlength=3)
+    weights = 1.0 / (np.count_nonzero(counts) * counts[labels])
+    haze = evaluate.fit_haze_model(colour[train_idx], labels, weights * len(weights) / weights.sum())
+    return Fusion(cfg.fusion, haze)
+
+
 def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, split, run_dir: Path) -> dict:
 
     train_idx, val_idx, test_idx = split
     test_samples = [samples[i] for i in test_idx]
-    probs = predict_probs(model, x[test_idx])
+    colour = colour_features_batch(x)
+    fusion = fit_fusion(cfg, colour, y, train_idx)
+
+    def model_probs(idx):  # what the app computes: the network, averaged with the haze model
+        p = predict_probs(model, x[idx])
+        return p if fusion is None else fusion.apply_features(p, colour[idx])
+
+    probs = model_probs(test_idx)
     result = {
         "evaluation": evaluate.evaluate_split(
             probs, test_samples, y[train_idx],
-            colour_train=x[train_idx], colour_test=x[test_idx],
+            colour_train=colour[train_idx], colour_test=colour[test_idx],
             probe_train=frozen_features[train_idx], probe_test=frozen_features[test_idx],
             all_samples=samples, plot_dir=run_dir),
     }
@@ -287,10 +314,12 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
     def probe(tr, te):  # frozen features + logistic regression, fitted per fold
         return evaluate.linear_probe(frozen_features[day_idx][tr], y[day_idx][tr], frozen_features[day_idx][te])
 
-    result["kfold"] = evaluate.grouped_kfold_estimate(day_samples, x[day_idx], k=cfg.kfold, seed=cfg.seed,
+    result["kfold"] = evaluate.grouped_kfold_estimate(day_samples, colour[day_idx], k=cfg.kfold, seed=cfg.seed,
                                                       models={"linear_probe": probe})
     test_day = data.daylight_mask(test_samples)
-    result["calibration"] = calibrate(predict_probs(model, x[val_idx]), y[val_idx],
+    if fusion is not None:
+        result["fusion"] = fusion.to_dict()
+    result["calibration"] = calibrate(model_probs(val_idx), y[val_idx],
                                       probs[test_day], y[test_idx][test_day], run_dir)
     if cfg.export:
         result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)

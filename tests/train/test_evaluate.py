@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from airken.classes import LABELS
+from airken.haze_features import FEATURE_NAMES, colour_features, colour_features_batch
 from tests.train.datasets import make_folder
 from train.data import Sample, labels_of, load_arrays, read_folder, split_by_date
 from train.evaluate import (
@@ -22,7 +23,6 @@ from train.evaluate import (
     to_jsonable,
     write_report,
 )
-from train.features import FEATURE_NAMES, colour_features, colour_features_batch
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,26 @@ def test_caveat_for_thin_test_class():
     notes = caveats(m)
     assert any("only 3 moderate test frames from 1 date" in n for n in notes)
     assert any("No danger frames in the test split" in n for n in notes)
+
+
+def test_haze_model_reproduces_sklearn_and_runs_without_it():
+    from sklearn.linear_model import LogisticRegression
+
+    from airken.fusion import HazeModel
+    from train.evaluate import fit_haze_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, len(FEATURE_NAMES))) * 3 + 1
+    y = np.repeat([0, 1, 2], 30)
+    x[:, 0] += y * 2
+    model = fit_haze_model(x, y)
+    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+    ref = LogisticRegression(C=1.0, max_iter=3000, tol=1e-4).fit(z, y).predict_proba(z)
+    np.testing.assert_allclose(model.proba_features(x), ref, atol=1e-6)
+    again = HazeModel.from_dict(json.loads(json.dumps(model.to_dict())))  # as metrics.json carries it
+    np.testing.assert_allclose(again.proba_features(x), ref, atol=1e-6)
+    two = fit_haze_model(x[30:], y[30:])  # a class missing from training gets probability 0
+    p = two.proba_features(x)
+    assert np.all(p[:, 0] == 0) and np.allclose(p.sum(axis=1), 1)
+    one = fit_haze_model(x[:30], y[:30])
+    assert np.all(one.proba_features(x)[:, 0] == 1)

@@ -79,3 +79,13 @@ def test_metrics_hold_model_baselines_and_parity(run):
     assert 0.0 <= cal["test_daylight"]["ece_after"] <= 1.0
     assert (out / "reliability.png").is_file()
     assert np.isfinite(saved["training"]["total_seconds"])
+
+
+def test_run_ships_the_haze_model_it_was_evaluated_with(run):
+    from airken.fusion import Fusion
+
+    out, metrics, _ = run
+    saved = json.loads((out / "metrics.json").read_text())
+    fusion = Fusion.from_metrics(saved)
+    assert fusion is not None and fusion.weight == 0.5
+    assert set(fusion.haze.classes) <= {0, 1, 2}

@@ -1,4 +1,5 @@
-"""Hand-made colour and haze features of a photo, for the baseline the model must beat.
+"""Hand-made colour and haze features of a photo: the colour/haze baseline of the training
+pipeline, and the haze model the app averages with the network (airken.fusion).
 
 Haze scatters light: the sky turns from blue to white-grey, colours lose saturation,
 distant contrast drops and the dark channel (per-pixel minimum over RGB and a small
