@@ -49,6 +49,7 @@ class Config:
     fusion: float = 0.5  # weight of the colour/haze LR in the fused rows
     per_reading: int | None = None  # at most N frames per hourly reading (smoke runs)
     target_accuracy: float = 0.8
+    min_temperature: float = 1.0  # as train.train ships; the free fit is reported beside it
     # train.train settings for every fold; None keeps train.train's default (what it ships)
     epoch_frames: int | None = None
     head_epochs: int | None = None
@@ -73,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--seed", type=int, default=d.seed)
     for name in TRAIN_SETTINGS:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=None, help="as train.train (its default)")
-    for name in ("inner_val", "fusion", "target_accuracy"):
+    for name in ("inner_val", "fusion", "target_accuracy", "min_temperature"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     return Config(**vars(p.parse_args(argv)))
 
@@ -164,7 +165,10 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     for name in runs:
         if name not in BASELINES:
             metrics["lopo"][name]["calibration"] = places.lopo_calibration(
-                ctx, folds, runs[name], cfg.target_accuracy, out / f"reliability_{name}.png")
+                ctx, folds, runs[name], cfg.target_accuracy, out / f"reliability_{name}.png", cfg.min_temperature)
+            metrics["lopo"][name]["calibration_free_t"] = places.lopo_calibration(
+                ctx, folds, runs[name], cfg.target_accuracy, None)
+    save_probs(out / "probs.npz", ctx, folds, runs)
     metrics["ranking"] = sorted(runs, key=lambda n: -places.pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
     metrics = evaluate.to_jsonable(metrics)
@@ -197,6 +201,18 @@ def summary(metrics: dict[str, Any], system: str = "network") -> dict[str, Any]:
                         "of the held-out place", "system": system, "systems": shown, "chance": 1 / len(LABELS),
             "train_settings": {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS},
             "per_place": per_place, "pooled": pooled}
+
+
+def save_probs(path: Path, ctx: places.Context, folds, runs: dict[str, places.Run]) -> None:
+    """Every system's probabilities per fold, with the labels: numbers can be recomputed
+    without training again."""
+    arrays = {}
+    for f in folds:
+        arrays[f"{f.place}/test_index"], arrays[f"{f.place}/val_index"] = f.test, f.val
+        for name, r in runs.items():
+            i = [g.place for g in folds].index(f.place)
+            arrays[f"{f.place}/{name}/test"], arrays[f"{f.place}/{name}/val"] = r.test[i], r.val[i]
+    np.savez_compressed(path, y=ctx.y, **arrays)
 
 
 def fuse(net: places.Run, colour: places.Run, weight: float) -> places.Run:
@@ -241,10 +257,14 @@ def write_report(metrics: dict[str, Any], path: Path) -> Path:
                   f"{n} {lopo[n]['pooled']['balanced_accuracy']:.3f}" for n in names) + ".", ""]
     cal = [(n, lopo[n]["calibration"]) for n in order if lopo[n].get("calibration")]
     if cal:
-        lines += ["Temperature per fold from its inner validation, pooled over held-out places:", "",
-                  "| system | ECE before | ECE after | median T |", "|---|---|---|---|"]
+        t_min = metrics["config"]["min_temperature"]
+        lines += ["Temperature per fold from its inner validation, pooled over held-out places "
+                  f"(shipped rule: T >= {t_min}; beside it the free fit):", "",
+                  f"| system | ECE before | ECE after, T >= {t_min} | median T | ECE after, free T | median free T |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {n} | {_f(c['pooled_ece_before'])} | {_f(c['pooled_ece_after'])} | "
-                  f"{_f(c['temperatures']['median'])} |" for n, c in cal]
+                  f"{_f(c['temperatures']['median'])} | {_f(lopo[n]['calibration_free_t']['pooled_ece_after'])} | "
+                  f"{_f(lopo[n]['calibration_free_t']['temperatures']['median'])} |" for n, c in cal]
         lines.append("")
     lines += ["Confusion matrices (rows true " + " / ".join(LABELS) + "; columns predicted), pooled:", ""]
     lines += [f"- {n}: " + ", ".join("/".join(str(int(v)) for v in r) for r in lopo[n]["pooled"]["confusion_matrix"])

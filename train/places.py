@@ -787,8 +787,8 @@ def split_dates(ctx: Context, idx: np.ndarray) -> list[str]:
 
 
 def calibration_block(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray,
-                      p_test: np.ndarray, target: float) -> dict[str, Any]:
-    t = calibrate.fit_temperature(p_val, y_val)
+                      p_test: np.ndarray, target: float, t_min: float = calibrate.T_MIN) -> dict[str, Any]:
+    t = calibrate.fit_temperature(p_val, y_val, t_min=t_min)
     thr = calibrate.choose_uncertain_threshold(calibrate.apply_temperature(p_val, t), y_val, target)
     return {"temperature": t,
             "val": asdict(calibrate.calibration_report(p_val, y_val, t)),
@@ -799,7 +799,7 @@ def calibration_block(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray,
 
 
 def lopo_calibration(ctx: Context, folds: Sequence[Fold], run: Run, target: float,
-                     png: Path | None) -> dict[str, Any]:
+                     png: Path | None, t_min: float = calibrate.T_MIN) -> dict[str, Any]:
     """Per fold: temperature and threshold fitted on the inner validation frames, applied
     to the held-out place; pooled ECE before/after over all held-out places."""
     before, after, ys, per_fold = [], [], [], {}
@@ -807,7 +807,7 @@ def lopo_calibration(ctx: Context, folds: Sequence[Fold], run: Run, target: floa
     for f, pv, pt in zip(folds, run.val, run.test, strict=True):
         if not len(f.val):
             continue
-        block = calibration_block(ctx.y[f.val], pv, ctx.y[f.test], pt, target)
+        block = calibration_block(ctx.y[f.val], pv, ctx.y[f.test], pt, target, t_min)
         per_fold[f.place] = block
         before.append(calibrate.softmax(calibrate.to_logits(pt)))
         after.append(calibrate.apply_temperature(pt, block["temperature"]))

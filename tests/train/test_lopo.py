@@ -40,7 +40,12 @@ def test_network_and_baselines_are_scored_on_the_same_heldout_place(result):
         assert 0.0 <= res["pooled"]["balanced_accuracy"] <= 1.0
     ranked = [metrics["lopo"][n]["pooled"]["balanced_accuracy"] for n in metrics["ranking"]]
     assert ranked == sorted(ranked, reverse=True)
-    assert metrics["lopo"]["network"]["calibration"]["temperatures"]["median"] > 0
+    cal = metrics["lopo"]["network"]["calibration"]
+    assert cal["temperatures"]["min"] >= 1.0  # the shipped rule: never sharpen
+    assert metrics["lopo"]["network"]["calibration_free_t"]["temperatures"]["median"] > 0
+    with np.load(out / "probs.npz") as z:  # the numbers can be recomputed without training
+        assert z["alpha/network_fused/test"].shape == (n_test, 3)
+        assert len(z["alpha/test_index"]) == n_test and len(z["y"]) > n_test
 
 
 def test_fold_runs_train_train_with_its_settings_and_writes_a_report(result):
