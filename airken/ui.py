@@ -344,11 +344,14 @@ LIMITATIONS = """
 ### Limitations, in plain words
 - **It is not a measuring instrument.** It guesses the PM2.5 band from how the sky looks.
   For decisions that matter, check an official air-quality station near you.
-- **It has seen few places.** Tested on a place left out of training, every model we tried
-  was right only a little more often than a blind guess, and much worse in some places. Other
-  skies, cameras and seasons may fool it: treat the verdict as a hint.
-- **Unhealthy air is rare in its data.** In Milan it was seen on a single morning, so no test
-  shows how well the "unhealthy" verdict works.
+- **It has seen few places.** It learned from one webcam in Milan and from phone videos in
+  seven places in India and Nepal. Tested on a place left out of training, it was right only a
+  little more often than a blind guess (the per-place table on this page), and much worse in some places.
+- **Clear skies elsewhere are often read as moderate or worse.** In its data, clean air was
+  mostly the Milan webcam's view and polluted air mostly Indian phone videos, so a clear
+  phone photo from somewhere else can look "polluted" to it. Treat the verdict as a hint.
+- **Unhealthy air is rare in its Milan data** (a single morning), so the held-out Milan days
+  cannot show how well the "unhealthy" verdict works; the Indian places can, in the table.
 - **Haze is not only pollution.** Fog, mist, clouds and low sun look hazy too.
 - **Night photos and photos with little sky are refused**, because the sky is what it reads.
 """
@@ -367,8 +370,8 @@ def about_markdown(about: dict, keep_minutes: int | None = None) -> str:
     metrics = about.get("metrics") or {}
     parts = [
         "## About this model",
-        "A small image classifier (EfficientNet-Lite0, fine-tuned) run with LiteRT. It sorts a "
-        "sky photo into three PM2.5 bands: "
+        "A small image classifier (EfficientNet-Lite0, fine-tuned) run with LiteRT, averaged with a "
+        "colour-and-haze model of the same photo. It sorts a sky photo into three PM2.5 bands: "
         + ", ".join(f"**{c.headline.lower()}** ({html.escape(_units(c.band))})" for c in CLASSES)
         + ".",
         _model_markdown(model),

@@ -34,7 +34,7 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
 
 
 def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
-           revision: str = "main", lopo_dir: Path | None = None, lopo_system: str = "network") -> Path:
+           revision: str = "main", lopo_dir: Path | None = None, lopo_system: str | None = None) -> Path:
     from train.push import public_metrics, run_model_card, with_places
 
     metrics = public_metrics(with_places(json.loads((run_dir / "metrics.json").read_text()), lopo_dir, lopo_system))
@@ -55,6 +55,8 @@ def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from train.push import add_lopo_args
+
     p = argparse.ArgumentParser(prog="python -m train.bundle", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, type=Path, help="run directory written by train.train")
@@ -62,8 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repo-id", default=DEFAULT_REPO, help="Hub repo the app may fetch newer weights from")
     p.add_argument("--revision", default="main", help="pinned Hub revision (a commit hash once published)")
     p.add_argument("--models-dir", type=Path, default=MODELS_DIR)
-    p.add_argument("--lopo", type=Path, default=None, help="train.lopo output folder (per-place table)")
-    p.add_argument("--lopo-system", default="network", help="the LOPO row that is this model's recipe")
+    add_lopo_args(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     bundle(args.run, args.variant, args.models_dir, args.repo_id, args.revision, args.lopo, args.lopo_system)

@@ -97,10 +97,21 @@ DATASETS = {
 
 # --- the folder ----------------------------------------------------------------------------
 
-def with_places(metrics: dict, lopo_dir: str | Path | None, system: str = "network") -> dict:
-    """metrics plus the leave-one-place-out block of a train.lopo run (model card, About tab)."""
+def add_lopo_args(p: argparse.ArgumentParser) -> None:
+    """--lopo / --lopo-system, shared by train.push and train.bundle."""
+    p.add_argument("--lopo", type=Path, default=None,
+                   help="train.lopo output folder: its per-place table goes into the card and metrics.json")
+    p.add_argument("--lopo-system", default=None, help="the LOPO row that is this model's recipe "
+                   "(default: network_fused when the run fuses, else network)")
+
+
+def with_places(metrics: dict, lopo_dir: str | Path | None, system: str | None = None) -> dict:
+    """metrics plus the leave-one-place-out block of a train.lopo run (model card, About tab).
+    ``system``: the LOPO row of this model's recipe; by default the fused network when the
+    run fuses (metrics "fusion"), else the network alone."""
     if lopo_dir is None:
         return metrics
+    system = system or ("network_fused" if metrics.get("fusion") else "network")
     from train.lopo import summary
 
     lopo = json.loads((Path(lopo_dir) / "metrics.json").read_text())
@@ -108,7 +119,7 @@ def with_places(metrics: dict, lopo_dir: str | Path | None, system: str = "netwo
 
 
 def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
-                      lopo_dir: str | Path | None = None, lopo_system: str = "network") -> Path:
+                      lopo_dir: str | Path | None = None, lopo_system: str | None = None) -> Path:
     """Write the model repository folder for run_dir into out_dir (replaced if present)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     metrics = with_places(_read_metrics(run_dir), lopo_dir, lopo_system)
@@ -479,9 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or saved login)")
     p.add_argument("--dry-run", action="store_true", help="build the folder, upload nothing")
     p.add_argument("--out", type=Path, default=None, help="folder to build (default: RUN/hub)")
-    p.add_argument("--lopo", type=Path, default=None,
-                   help="train.lopo output folder: its per-place table goes into the card and metrics.json")
-    p.add_argument("--lopo-system", default="network", help="the LOPO row that is this model's recipe")
+    add_lopo_args(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
