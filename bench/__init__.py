@@ -15,7 +15,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The training run behind the bundled model: model.keras, export/*.tflite, metrics.json.
-RUN_DIR = Path(os.environ.get("AIRKEN_RUN_DIR") or REPO_ROOT / "runs" / "milan")
+RUN_DIR = Path(os.environ.get("AIRKEN_RUN_DIR") or REPO_ROOT / "runs" / "both")
 BUNDLED_METRICS = REPO_ROOT / "airken" / "models" / "metrics.json"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

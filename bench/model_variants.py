@@ -1,7 +1,7 @@
 """float32 vs float16 vs int8 TFLite: file size, LiteRT latency with 1 and 2 threads, and
 agreement with the Keras model.
 
-    python -m bench.model_variants [--run-dir runs/milan] [--json OUT]
+    python -m bench.model_variants [--run-dir runs/both] [--json OUT]
 
 float32 is converted here from RUN_DIR/model.keras (no optimisations, into a temp dir);
 float16 and int8 are the exported files in RUN_DIR/export/. Held-out agreement is copied

@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--venv", type=Path, help="measure this virtualenv instead of installing a fresh one")
     p.add_argument("--load-seconds", type=float, default=None)
     p.add_argument("--run-dir", type=Path, default=RUN_DIR,
-                   help="training run: model.keras, export/, metrics.json (default: runs/milan or $AIRKEN_RUN_DIR)")
+                   help="training run: model.keras, export/, metrics.json (default: runs/both or $AIRKEN_RUN_DIR)")
     p.add_argument("--idle-wait", type=float, default=0.0, metavar="SECONDS",
                    help="before each benchmark, wait up to this long for the load average to drop below 1")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)

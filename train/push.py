@@ -1,6 +1,6 @@
 """Publish a training run as a Hugging Face model repository.
 
-    python -m train.push --run runs/milan --repo-id OWNER/airken-sky-pm25 [--revision main]
+    python -m train.push --run runs/both --lopo runs/lopo --repo-id OWNER/airken-sky-pm25 [--revision main]
                          [--private] [--dry-run] [--out FOLDER]
 
 Reads the run directory that ``python -m train.train`` writes:

@@ -1,6 +1,6 @@
 """Train the Airken classifier: EfficientNet transfer learning in two phases.
 
-    python -m train.train --data ../shared/data/milan --out runs/milan
+    python -m train.train --data ../shared/data/milan ../shared/data/india-nepal --out runs/both
 
 1. Data: read each data folder, quarantine images that fail to decode, hold out whole days
    for validation (per data folder) and test (the first folder's days, or a whole place),

@@ -57,3 +57,17 @@ def test_fold_runs_train_train_with_its_settings_and_writes_a_report(result):
     report = (out / "report.md").read_text()
     assert "| alpha |" in report and "network_fused" in report and "Ranking" in report
     assert json.loads((out / "metrics.json").read_text())["ranking"] == metrics["ranking"]
+
+
+def test_summary_is_what_the_card_and_the_about_tab_show(result):
+    from airken.measurements import places_markdown
+
+    _, metrics = result
+    block = lopo.summary(metrics, "network_fused")
+    assert block["systems"] == ["network_fused", "colour", "linear_probe", "majority"]
+    assert set(block["per_place"]) == {"alpha"}
+    assert block["per_place"]["alpha"]["frames"] == metrics["folds"]["alpha"]["test"]
+    table = places_markdown(block)
+    assert "| alpha |" in table and "blind guess" in table
+    with pytest.raises(ValueError, match="nope"):
+        lopo.summary(metrics, "nope")
