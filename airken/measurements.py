@@ -30,12 +30,20 @@ def verdict(places: dict) -> str:
     best_name, best = max(((s, p["balanced_accuracy"]) for s, p in pooled.items() if s != system),
                           key=lambda item: item[1])
     chance = places.get("chance", 1 / 3)
+    spread = ""
+    lo, hi = pooled[system].get("per_place_min"), pooled[system].get("per_place_max")
+    if lo is not None and hi is not None:
+        spread = f" Place by place it ranges from {lo:.2f} to {hi:.2f}."
     if mine > best and mine > chance:
+        ci = pooled[system].get("balanced_accuracy_95ci")
+        noise = (f" That margin is inside the noise (95 % interval {ci['low']:.2f}-{ci['high']:.2f}): "
+                 "read it as no worse than the baseline, not as clearly better."
+                 if isinstance(ci, dict) and ci["low"] <= best else "")
         return (f"Pooled over the places, it scores {mine:.2f} against {best:.2f} for the best baseline "
-                f"({SYSTEM_NAMES.get(best_name, best_name)}) and {chance:.2f} for a blind guess.")
+                f"({SYSTEM_NAMES.get(best_name, best_name)}) and {chance:.2f} for a blind guess.{noise}{spread}")
     return (f"Pooled over the places it scores {mine:.2f}: not better than the "
             f"{SYSTEM_NAMES.get(best_name, best_name)} ({best:.2f}); a blind guess scores {chance:.2f}. "
-            "On a place unlike its training places, its answer is little more than a guess.")
+            f"On a place unlike its training places, its answer is little more than a guess.{spread}")
 
 
 def places_markdown(places: dict | None) -> str:

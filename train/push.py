@@ -288,6 +288,12 @@ def _card_body(metrics: dict, name: str, files: list[str], pngs: list[str],
             'it.set_tensor(inp["index"], x.astype(inp["dtype"]))  # pixels 0-255 either way',
             "it.invoke()", 'probs = it.get_tensor(it.get_output_details()[0]["index"])[0]',
             f"print(dict(zip({list(LABELS)!r}, probs)))", "```", ""]
+    if metrics.get("fusion"):
+        out += ["That is the network alone. The published numbers are for the network averaged with "
+                "the colour/haze model in `metrics.json` (\"fusion\") and the temperature in "
+                "\"calibration\"; with the Airken app's `airken` package:", "",
+                "```python", "import json", "from airken.fusion import Fusion", "",
+                'fused = Fusion.from_metrics(json.load(open("metrics.json"))).apply(probs, x[0])', "```", ""]
     out += ["## Intended use", "",
             "- A rough, explainable indication of the PM2.5 class from a daytime photo of the "
             "sky, for awareness and for research into image-based air-quality estimation.",
@@ -326,6 +332,16 @@ def _training_lines(metrics: dict, cfg: dict) -> list[str]:
               "hourly reading within a place weighs the same (a 200-frame video counts as one reading)."
               if cfg.get("balance", "class") == "place" else "The training days are balanced by random "
               "oversampling.")]
+    fusion = metrics.get("fusion")
+    if fusion:
+        out.append(f"- Late fusion: the network's probabilities are averaged with a colour/haze model's "
+                   f"(weight {fusion['weight']}: 11 hand-made features of the same input, standardised, "
+                   "multinomial logistic regression fitted on the training frames; coefficients in "
+                   "`metrics.json` \"fusion\"). Every number on this card is for the fused output.")
+    cal = metrics.get("calibration")
+    if cal:
+        out.append(f"- Temperature {cal['temperature']:.2f} (fitted on the validation days, never below 1); "
+                   f"answers under {cal['uncertain_below']:.2f} are flagged unsure.")
     if cfg.get("daylight_only", True):
         out.append("- Trained on daylight frames only.")
     device = metrics.get("training", {}).get("device")

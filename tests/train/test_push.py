@@ -172,6 +172,7 @@ def test_per_place_verdict_follows_the_numbers(run_dir, tmp_path):
 
     good = with_places({}, _lopo_dir(tmp_path, (0.7, 0.8)))["places"]
     assert verdict(good).startswith("Pooled over the places, it scores 0.75 against 0.47")
+    assert "inside the noise" in verdict(good) and "from 0.70 to 0.80" in verdict(good)
     with pytest.raises(ValueError, match="nope"):
         with_places({}, tmp_path / "lopo", system="nope")
 
