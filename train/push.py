@@ -337,7 +337,8 @@ def _training_lines(metrics: dict, cfg: dict) -> list[str]:
         out.append(f"- Late fusion: the network's probabilities are averaged with a colour/haze model's "
                    f"(weight {fusion['weight']}: 11 hand-made features of the same input, standardised, "
                    "multinomial logistic regression fitted on the training frames; coefficients in "
-                   "`metrics.json` \"fusion\"). Every number on this card is for the fused output.")
+                   "`metrics.json` \"fusion\"). The model's scores on this card are for the fused output; "
+                   "the TFLite agreement table compares the network files alone.")
     cal = metrics.get("calibration")
     if cal:
         out.append(f"- Temperature {cal['temperature']:.2f} (fitted on the validation days, never below 1); "
