@@ -351,7 +351,7 @@ LIMITATIONS = """
   mostly the Milan webcam's view and polluted air mostly Indian phone videos, so a clear
   phone photo from somewhere else can look "polluted" to it. Treat the verdict as a hint.
 - **Unhealthy air is rare in its Milan data** (a single morning), so the held-out Milan days
-  cannot show how well the "unhealthy" verdict works; the Indian places can, in the table.
+  cannot show how well the "unhealthy" verdict works; most of it is in the Indian places of the table.
 - **Haze is not only pollution.** Fog, mist, clouds and low sun look hazy too.
 - **Night photos and photos with little sky are refused**, because the sky is what it reads.
 """
