@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from airken.haze_features import min_filter
+
 GRID = 128  # long side of the grid the sky mask is computed on: smooth, and fast
 
 # ITU-R BT.601 luma weights
@@ -366,20 +368,6 @@ def _ramp() -> np.ndarray:
 _RAMP = _ramp()
 
 
-def _min_filter(x: np.ndarray, size: int) -> np.ndarray:
-    """Square min filter done as two 1-D passes (exact for a square window)."""
-    r = size // 2
-    h, w = x.shape
-    p = np.pad(x, r, mode="edge")
-    cols = p[0:h]
-    for k in range(1, size):
-        cols = np.minimum(cols, p[k : k + h])
-    out = cols[:, 0:w]
-    for k in range(1, size):
-        out = np.minimum(out, cols[:, k : k + w])
-    return out
-
-
 def haze_map(img: Image.Image, patch: int = 15) -> Image.Image:
     """Dark channel prior (per-pixel min over RGB, then a patch min) as a colour picture.
 
@@ -387,5 +375,5 @@ def haze_map(img: Image.Image, patch: int = 15) -> Image.Image:
     to yellow. Same size as the input.
     """
     a = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    dark = _min_filter(a.min(axis=-1), patch)
+    dark = min_filter(a.min(axis=-1), patch)
     return Image.fromarray(_RAMP[dark], "RGB")
