@@ -7,7 +7,7 @@
    and sample the training frames so no class, place or source swamps the rest.
 2. Phase 1 ("head"): ImageNet backbone frozen, a new softmax head on pooled features.
 3. Phase 2 ("finetune"): the last ~100 backbone layers unfrozen (BatchNorm stays frozen)
-   at a lower learning rate. Both phases stop early on validation loss (patience 3) and
+   at a lower learning rate. Both phases stop early on validation loss (patience 2) and
    restore the best weights.
 4. Late fusion: a colour/haze logistic regression fitted on the training frames, averaged
    with the network's probabilities (``--fusion``; the app does the same, airken.fusion).
