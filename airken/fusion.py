@@ -38,10 +38,6 @@ class HazeModel:
         out[:, list(self.classes)] = e / e.sum(axis=1, keepdims=True)
         return out
 
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        """One uint8 RGB model input (H, W, 3) -> (n_classes,) probabilities."""
-        return self.proba_features(colour_features(x)[None])[0]
-
     def to_dict(self) -> dict:
         return {"features": list(FEATURE_NAMES), "mean": self.mean.tolist(), "std": self.std.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept.tolist(), "classes": list(self.classes),
@@ -67,8 +63,8 @@ class Fusion:
     haze: HazeModel
 
     def apply(self, network_probs: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """One model input (H, W, 3) and the network's probabilities for it."""
-        return (1 - self.weight) * np.asarray(network_probs, float) + self.weight * self.haze.proba(x)
+        """One uint8 RGB model input (H, W, 3) and the network's probabilities for it."""
+        return self.apply_features(np.asarray(network_probs)[None], colour_features(x)[None])[0]
 
     def apply_features(self, network_probs: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """A batch: (N, K) network probabilities and (N, F) colour features."""

@@ -532,6 +532,14 @@ def reading_ids(samples: Sequence[Sample]) -> np.ndarray:
     return np.array([index[k] for k in keys], dtype=np.int64)
 
 
+def class_weights(labels: np.ndarray) -> np.ndarray:
+    """Weights (mean 1) so that every class present weighs the same."""
+    labels = np.asarray(labels)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1.0 / (len(classes) * counts[inverse])
+    return w * len(w) / w.sum() if len(w) else w.astype(np.float64)
+
+
 def balance_weights(labels: np.ndarray, places: np.ndarray, readings: np.ndarray) -> np.ndarray:
     """Weights (mean 1) so that every class weighs the same; inside a class every place
     holding it the same; inside a (place, class) every hourly reading the same; inside a

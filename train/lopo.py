@@ -207,10 +207,9 @@ def save_probs(path: Path, ctx: places.Context, folds, runs: dict[str, places.Ru
     """Every system's probabilities per fold, with the labels: numbers can be recomputed
     without training again."""
     arrays = {}
-    for f in folds:
+    for i, f in enumerate(folds):
         arrays[f"{f.place}/test_index"], arrays[f"{f.place}/val_index"] = f.test, f.val
         for name, r in runs.items():
-            i = [g.place for g in folds].index(f.place)
             arrays[f"{f.place}/{name}/test"], arrays[f"{f.place}/{name}/val"] = r.test[i], r.val[i]
     np.savez_compressed(path, y=ctx.y, **arrays)
 

@@ -376,16 +376,11 @@ def sample_weights(ctx: Context, idx: np.ndarray, scheme: str) -> np.ndarray:
     same (:func:`train.data.balance_weights`).
     """
     y = ctx.y[idx]
-    w = np.zeros(len(idx), dtype=np.float64)
-    classes = np.unique(y)
     if scheme == "class":
-        for c in classes:
-            w[y == c] = 1.0 / (len(classes) * np.sum(y == c))
-    elif scheme == "place":
-        w = data.balance_weights(y, ctx.place[idx], ctx.hour_group[idx])
-    else:
-        raise ValueError(f"unknown weighting {scheme!r}")
-    return w * len(w) / w.sum()
+        return data.class_weights(y)
+    if scheme == "place":
+        return data.balance_weights(y, ctx.place[idx], ctx.hour_group[idx])
+    raise ValueError(f"unknown weighting {scheme!r}")
 
 
 def _full_probs(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -286,10 +286,7 @@ def fit_fusion(cfg: Config, colour: np.ndarray, y: np.ndarray, train_idx: np.nda
     colour rows)."""
     if cfg.fusion <= 0:
         return None
-    labels = y[train_idx]
-    counts = np.bincount(labels, minlength=3)
-    weights = 1.0 / (np.count_nonzero(counts) * counts[labels])
-    haze = evaluate.fit_haze_model(colour[train_idx], labels, weights * len(weights) / weights.sum())
+    haze = evaluate.fit_haze_model(colour[train_idx], y[train_idx], data.class_weights(y[train_idx]))
     return Fusion(cfg.fusion, haze)
 
 
