@@ -14,6 +14,7 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 
 import numpy as np
@@ -94,11 +95,27 @@ class IntakeLimits:
         )
 
 
+@dataclass(frozen=True)
+class Photo:
+    """What one pass over an uploaded file gives: the upright RGB image (long side <=
+    work_size) and, where the file says so, when and where it was taken."""
+
+    image: Image.Image
+    taken_at: datetime | None = None  # EXIF DateTimeOriginal (aware when OffsetTimeOriginal is present)
+    latitude: float | None = None  # EXIF GPS, decimal degrees
+    longitude: float | None = None
+
+
 def load_image(source: Source, limits: IntakeLimits | None = None) -> Image.Image:
     """Decode an uploaded photo into an upright RGB image whose long side is <= work_size.
 
     Raises ImageRejected for every input a person could have got wrong.
     """
+    return read_photo(source, limits).image
+
+
+def read_photo(source: Source, limits: IntakeLimits | None = None) -> Photo:
+    """load_image, plus what the file's metadata says about when and where it was taken."""
     limits = limits or IntakeLimits.from_env()
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _decode(_bounded_bytes(bytes(source), limits), limits)
@@ -125,7 +142,7 @@ def _bounded_bytes(data: bytes, limits: IntakeLimits) -> io.BytesIO:
     return io.BytesIO(data)
 
 
-def _load_path(path: str | os.PathLike, limits: IntakeLimits) -> Image.Image:
+def _load_path(path: str | os.PathLike, limits: IntakeLimits) -> Photo:
     name = os.fspath(path)
     try:
         size = os.stat(name).st_size
@@ -204,7 +221,7 @@ def _sniff(head: bytes) -> str:
     return "not an image"
 
 
-def _decode(fh: BinaryIO, limits: IntakeLimits) -> Image.Image:
+def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
     head = fh.read(64)
     fh.seek(0)
     try:
@@ -236,7 +253,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Image.Image:
             f"This image uses a colour format we cannot read ({upright.mode}): "
             "upload it as JPEG or PNG."
         ) from None
-    return _shrink(rgb, limits.work_size)
+    return Photo(_shrink(rgb, limits.work_size))
 
 
 def _too_many_pixels_msg(limits: IntakeLimits) -> str:

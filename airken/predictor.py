@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from airken.classes import CLASSES, LABELS
 from airken.fusion import Fusion
-from airken.intake import IntakeLimits, load_image
+from airken.intake import IntakeLimits, Photo, read_photo
 from airken.model import TFLiteModel
 from airken.preprocess import to_model_input
 from airken.scene import check_scene
@@ -48,13 +48,25 @@ class Prediction:
     confidence: float | None = None  # calibrated probability of the label; None when refused
     uncertain: bool = False  # confidence under the threshold chosen on validation days
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
+    # air-quality lookup: never serialised.
+    photo: Photo | None = field(default=None, repr=False, compare=False)
 
     @property
     def refused(self) -> bool:
         return self.label is None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "photo"}
+
+
+def _plain(value):
+    """A JSON-able copy of a field value (dicts and lists copied, so callers cannot mutate ours)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 class Predictor:
@@ -76,19 +88,22 @@ class Predictor:
 
     def predict(self, image: ImageSource) -> Prediction:
         t0 = time.perf_counter()
-        img = load_image(image, self.limits)
+        photo = read_photo(image, self.limits)
         t1 = time.perf_counter()
-        scene = check_scene(img)
+        scene = check_scene(photo.image)
         t2 = time.perf_counter()
         if scene.refused:
             timings = _timings(t0, t1, t2, t2)
-            return self._refusal(scene.reason or "The photo cannot be read.", list(scene.warnings), timings)
-        x = to_model_input(img, self.model.input_size)
-        probs = self.model.predict_proba(x)
-        if self.fusion is not None:
-            probs = self.fusion.apply(probs, x)
-        t3 = time.perf_counter()
-        return self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
+            result = self._refusal(scene.reason or "The photo cannot be read.", list(scene.warnings), timings)
+        else:
+            x = to_model_input(photo.image, self.model.input_size)
+            probs = self.model.predict_proba(x)
+            if self.fusion is not None:
+                probs = self.fusion.apply(probs, x)
+            t3 = time.perf_counter()
+            result = self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
+        result.photo = photo
+        return result
 
     def _verdict(self, probs: np.ndarray, warnings: list[str], timings: dict) -> Prediction:
         probs = self.calibration.apply(probs)
