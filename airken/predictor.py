@@ -21,6 +21,7 @@ from airken.fusion import Fusion
 from airken.intake import IntakeLimits, Photo, read_photo
 from airken.model import TFLiteModel
 from airken.preprocess import to_model_input
+from airken.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
 from airken.scene import check_scene
 from airken.weights import ModelSource, resolve_model
 
@@ -47,6 +48,7 @@ class Prediction:
     model: dict
     confidence: float | None = None  # calibrated probability of the label; None when refused
     uncertain: bool = False  # confidence under the threshold chosen on validation days
+    prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
     # air-quality lookup: never serialised.
@@ -77,6 +79,7 @@ class Predictor:
         self.metrics = read_metrics(source)
         self.calibration = Calibration.from_metrics(self.metrics)
         self.fusion = _fusion(self.metrics)
+        self.train_prior, self.default_prior = _priors(self.metrics)
         if model.n_classes != len(LABELS):
             raise RuntimeError(f"{source.path} has {model.n_classes} outputs, expected {len(LABELS)}: {LABELS}")
 
@@ -86,7 +89,11 @@ class Predictor:
         instances = instances or int(os.environ.get("AIRKEN_CONCURRENCY", "2"))
         return cls(TFLiteModel(source.path, instances=instances), source)
 
-    def predict(self, image: ImageSource) -> Prediction:
+    def predict(self, image: ImageSource, *, prior: PriorLike = None) -> Prediction:
+        """Read one photo. ``prior``: the class prior of the place and hour (see airken.prior);
+        None uses the default (AIRKEN_PRIOR, else the model's world prior). A bad prior raises
+        airken.prior.BadPrior before the photo is read."""
+        shares = self.default_prior if prior is None else parse_prior(prior)
         t0 = time.perf_counter()
         photo = read_photo(image, self.limits)
         t1 = time.perf_counter()
@@ -101,12 +108,13 @@ class Predictor:
             if self.fusion is not None:
                 probs = self.fusion.apply(probs, x)
             t3 = time.perf_counter()
-            result = self._verdict(probs, list(scene.warnings), _timings(t0, t1, t2, t3))
+            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3))
         result.photo = photo
         return result
 
-    def _verdict(self, probs: np.ndarray, warnings: list[str], timings: dict) -> Prediction:
-        probs = self.calibration.apply(probs)
+    def _verdict(self, probs: np.ndarray, prior: tuple[float, ...] | None, warnings: list[str],
+                 timings: dict) -> Prediction:
+        probs = apply_prior(self.calibration.apply(probs), prior, self.train_prior)
         best = CLASSES[int(np.argmax(probs))]
         confidence = float(probs.max())
         uncertain = confidence < self.calibration.uncertain_below
@@ -124,6 +132,7 @@ class Predictor:
             model=self.source.to_dict(),
             confidence=round(confidence, 4),
             uncertain=uncertain,
+            prior=None if prior is None else dict(zip(LABELS, prior, strict=True)),
             timings_ms=timings,
         )
 
@@ -180,6 +189,25 @@ def _fusion(metrics: dict) -> Fusion | None:
         return None
 
 
+def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...] | None]:
+    """(the training prior the model's output assumes, the default prior to correct it to):
+    metrics.json "class_prior" where the model has one; AIRKEN_PRIOR overrides the default."""
+    block = metrics.get("class_prior") or {}
+    try:
+        train = parse_prior(block.get("train") or UNIFORM)
+        default = parse_prior(block.get("world") or WORLD_PRIOR)
+    except ValueError as err:
+        log.warning("ignoring malformed class_prior in metrics.json (%s)", err)
+        train, default = UNIFORM, WORLD_PRIOR
+    env = os.environ.get("AIRKEN_PRIOR", "").strip()
+    if env:
+        try:
+            default = parse_prior(env)
+        except ValueError as err:
+            log.warning("ignoring AIRKEN_PRIOR=%r: %s", env, err)
+    return train or UNIFORM, default
+
+
 def read_metrics(source: ModelSource) -> dict:
     """metrics.json beside the model file, or the bundled one when it describes this file."""
     candidates = [source.path.parent / "metrics.json", Path(__file__).parent / "models" / "metrics.json"]
@@ -214,5 +242,6 @@ def get_predictor(instances: int | None = None) -> Predictor:
         return _predictor
 
 
-def predict(image: ImageSource) -> Prediction:
-    return get_predictor().predict(image)
+def predict(image: ImageSource, **options) -> Prediction:
+    """Read one photo with the process-wide predictor (options: see Predictor.predict)."""
+    return get_predictor().predict(image, **options)

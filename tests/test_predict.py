@@ -127,10 +127,10 @@ def test_fusion_averages_the_network_with_the_haze_model(predictor, monkeypatch)
 
     monkeypatch.setattr(predictor, "calibration", Calibration())
     monkeypatch.setattr(predictor, "fusion", None)
-    alone = predictor.predict(EXAMPLES / "clear-kite.jpg").probabilities
+    alone = predictor.predict(EXAMPLES / "clear-kite.jpg", prior="train").probabilities
     for favour in range(3):
         monkeypatch.setattr(predictor, "fusion", Fusion.from_metrics({"fusion": _haze_block(0.5, favour)}))
-        fused = predictor.predict(EXAMPLES / "clear-kite.jpg").probabilities
+        fused = predictor.predict(EXAMPLES / "clear-kite.jpg", prior="train").probabilities
         for i, name in enumerate(LABELS):
             haze = 1.0 if i == favour else 0.0
             assert fused[name] == pytest.approx(0.5 * alone[name] + 0.5 * haze, abs=1e-3)
