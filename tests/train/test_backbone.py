@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 port: weights file reading, safety of the unpickler, ImageNet sanity."""
+"""EfficientNet-Lite ports: weights file reading, safety of the unpickler, ImageNet sanity."""
 from __future__ import annotations
 
 import os
@@ -13,10 +13,10 @@ from airken.preprocess import to_model_input
 from train.backbone import (
     UnsafePickleError,
     build_backbone,
-    build_lite0,
-    lite0_weights_path,
-    load_lite0_state_dict,
-    load_lite0_weights,
+    build_lite,
+    lite_weights_path,
+    load_lite_weights,
+    load_state_dict,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +26,13 @@ ESPRESSO = 967  # ImageNet class index
 
 @pytest.fixture(scope="module")
 def state_dict() -> dict[str, np.ndarray]:
-    return load_lite0_state_dict(lite0_weights_path())
+    return load_state_dict(lite_weights_path("lite0"))
 
 
 @pytest.fixture(scope="module")
 def imagenet_model(state_dict):
-    model = build_lite0(include_top=True, weights=None)
-    load_lite0_weights(model, state_dict, include_top=True)
+    model = build_lite("lite0", include_top=True, weights=None)
+    load_lite_weights(model, state_dict, include_top=True)
     return model
 
 
@@ -92,21 +92,21 @@ def test_malicious_pickle_is_refused(tmp_path, in_header):
     path = tmp_path / "evil.pth"
     path.write_bytes(payload if in_header else _legacy_header() + payload)
     with pytest.raises(UnsafePickleError, match="system"):
-        load_lite0_state_dict(path)
+        load_state_dict(path)
     assert not marker.exists()
 
 
 def test_weight_mismatch_is_reported(state_dict):
-    model = build_lite0(include_top=False, weights=None)
+    model = build_lite("lite0", include_top=False, weights=None)
     missing = {k: v for k, v in state_dict.items() if k != "_blocks.3._bn1.running_var"}
     with pytest.raises(ValueError, match="_blocks.3._bn1.running_var"):
-        load_lite0_weights(model, missing, include_top=False)
+        load_lite_weights(model, missing, include_top=False)
     extra = dict(state_dict, **{"_blocks.99._depthwise_conv.weight": np.zeros(3, np.float32)})
     with pytest.raises(ValueError, match="not used"):
-        load_lite0_weights(model, extra, include_top=False)
+        load_lite_weights(model, extra, include_top=False)
     wrong = dict(state_dict, **{"_conv_head.weight": np.zeros((1280, 320, 3, 3), np.float32)})
     with pytest.raises(ValueError, match="shape"):
-        load_lite0_weights(model, wrong, include_top=False)
+        load_lite_weights(model, wrong, include_top=False)
 
 
 def test_feature_backbone_layout():
@@ -119,3 +119,15 @@ def test_feature_backbone_layout():
     assert len(names) > 100  # "unfreeze the last ~100 layers" leaves the stem frozen
     with pytest.raises(ValueError, match="unknown backbone"):
         build_backbone("resnet")
+
+
+@pytest.mark.parametrize("name, blocks", [("lite1", 21), ("lite2", 21)])
+def test_bigger_lite_variants_load_every_tensor_and_see_the_espresso(name, blocks):
+    from train.backbone import LITE
+
+    model = build_lite(name, include_top=True)  # load_lite_weights checks every tensor is used
+    side = LITE[name].input_size
+    assert tuple(model.input_shape) == (None, side, side, 3)
+    assert sum(layer.name.endswith("_dwconv") for layer in model.layers) == blocks
+    probs = _predict(model, to_model_input(Image.open(COFFEE_JPG).convert("RGB"), side))
+    assert int(probs.argmax()) == ESPRESSO
