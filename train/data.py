@@ -540,27 +540,35 @@ def class_weights(labels: np.ndarray) -> np.ndarray:
     return w * len(w) / w.sum() if len(w) else w.astype(np.float64)
 
 
-def balance_weights(labels: np.ndarray, places: np.ndarray, readings: np.ndarray) -> np.ndarray:
+def balance_weights(labels: np.ndarray, places: np.ndarray, readings: np.ndarray,
+                    sources: np.ndarray | None = None) -> np.ndarray:
     """Weights (mean 1) so that every class weighs the same; inside a class every place
     holding it the same; inside a (place, class) every hourly reading the same; inside a
     reading every frame the same. 200 frames of one Delhi video then count as one reading,
-    and no source, place or class swamps the rest."""
+    and no source, place or class swamps the rest. With ``sources``, a level between class
+    and place: inside a class every source (data folder) weighs the same, so one webcam
+    counts as much as a folder of phone videos."""
+    labels = np.asarray(labels)
+    sources = np.zeros(len(labels), dtype=np.int64) if sources is None else np.asarray(sources)
     w = np.zeros(len(labels), dtype=np.float64)
     classes = np.unique(labels)
     for c in classes:
         in_c = labels == c
-        in_places = np.unique(places[in_c])
-        for p in in_places:
-            cell = in_c & (places == p)
-            groups = np.unique(readings[cell])
-            for g in groups:
-                m = cell & (readings == g)
-                w[m] = 1.0 / (len(classes) * len(in_places) * len(groups) * m.sum())
+        in_sources = np.unique(sources[in_c])
+        for src in in_sources:
+            in_s = in_c & (sources == src)
+            in_places = np.unique(places[in_s])
+            for p in in_places:
+                cell = in_s & (places == p)
+                groups = np.unique(readings[cell])
+                for g in groups:
+                    m = cell & (readings == g)
+                    w[m] = 1.0 / (len(classes) * len(in_sources) * len(in_places) * len(groups) * m.sum())
     return w * len(w) / w.sum() if len(w) else w
 
 
 def balanced_sample(indices: np.ndarray, samples: Sequence[Sample], size: int | None = None,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, by_source: bool = False) -> np.ndarray:
     """``size`` indices (default: as many as given) drawn with the :func:`balance_weights`
     of ``indices`` - one training epoch where classes, places and readings are balanced.
     Draws without replacement as far as the weights allow (each index at most
@@ -570,7 +578,8 @@ def balanced_sample(indices: np.ndarray, samples: Sequence[Sample], size: int | 
     if not indices.size or size <= 0:
         return np.zeros(0, np.int64)
     sub = [samples[i] for i in indices]
-    w = balance_weights(labels_of(sub), np.array([s.place for s in sub]), reading_ids(sub))
+    sources = np.array([s.source for s in sub]) if by_source else None
+    w = balance_weights(labels_of(sub), np.array([s.place for s in sub]), reading_ids(sub), sources)
     expected = w / w.sum() * size
     whole = np.floor(expected).astype(np.int64)  # certain copies, then the remainder by chance
     rng = np.random.default_rng(seed)
@@ -628,18 +637,19 @@ def daylight_filter(samples: Sequence[Sample], keep_unknown: bool = True) -> lis
 CROP_MIN = 0.85  # smallest random crop side, as a fraction: mild zoom + shift
 
 
-def _augment(tf: Any, size: int) -> Any:
-    """Geometry-only augmentation: flip, zoom and shift. Sky colour is the signal, so no
-    hue, saturation, brightness or contrast jitter."""
+def augment_fn(size: int) -> Any:
+    """Geometry-only augmentation, fn(image, seed pair) -> image: flip, zoom and shift. Sky
+    colour is the signal, so no hue, saturation, brightness or contrast jitter."""
+    import tensorflow as tf
 
-    def fn(image: Any, label: Any, seed: Any) -> tuple[Any, Any]:
+    def fn(image: Any, seed: Any) -> Any:
         seeds = tf.random.experimental.stateless_split(seed, num=3)
         image = tf.image.stateless_random_flip_left_right(image, seed=seeds[0])
         frac = tf.random.stateless_uniform([], seeds[1], minval=CROP_MIN, maxval=1.0)
         side = tf.cast(tf.round(frac * size), tf.int32)
         image = tf.image.stateless_random_crop(image, tf.stack([side, side, 3]), seed=seeds[2])
         image = tf.image.resize(image, (size, size), method="bilinear")
-        return tf.clip_by_value(image, 0.0, 255.0), label
+        return tf.clip_by_value(image, 0.0, 255.0)
 
     return fn
 
@@ -672,10 +682,10 @@ def make_tf_dataset(
         except TypeError:  # older TF: same seeds each epoch, but the shuffle still differs
             seeds = tf.data.Dataset.random(seed=seed)
         seeds = seeds.batch(2, drop_remainder=True)
-        augment = _augment(tf, size)
+        augment = augment_fn(size)
 
         def apply(pair, s):
-            return augment(pair[0], pair[1], s)
+            return augment(pair[0], s), pair[1]
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
     else:

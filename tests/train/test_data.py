@@ -304,3 +304,14 @@ def test_balanced_sample_draws_a_balanced_epoch():
     assert abs(by_place["milan"] - by_place["delhi"]) <= 9  # 120 video frames do not swamp the webcam
     assert len(balanced_sample(idx, samples, seed=1)) == len(idx)  # default size: as many as given
     assert balanced_sample(np.array([], dtype=int), samples).size == 0
+
+
+def test_source_balance_weighs_each_data_folder_the_same_inside_a_class():
+    y = np.array([0, 0, 0, 0, 0])
+    places = np.array(["milan", "delhi", "mumbai", "mumbai", "mumbai"])
+    readings = np.array([0, 1, 2, 3, 4])
+    sources = np.array(["milan", "india", "india", "india", "india"])
+    w = balance_weights(y, places, readings, sources)
+    assert w[0] == pytest.approx(w[1:].sum())  # the webcam folder = all phone places together
+    assert w[1] == pytest.approx(w[2:].sum())  # places equal inside a folder
+    assert balance_weights(y, places, readings)[0] < w[0]  # by place alone the webcam is one of three
