@@ -30,7 +30,10 @@ from typing import Any
 import numpy as np
 
 from airken.classes import LABELS
-from train import data, evaluate, log_to, places
+from train import data, evaluate, log_to
+from train.places.features import Lite0Features, compute_features, load_samples, thin
+from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
+from train.places.systems import Context, fit_colour, fit_majority, fit_probe
 
 log = logging.getLogger("train.lopo")
 
@@ -96,7 +99,7 @@ def train_config(cfg: Config, fold_dir: Path):
     return TrainConfig(data=cfg.data, out=str(fold_dir), seed=cfg.seed, export=False, device="cpu", **settings)
 
 
-def train_fold(cfg: Config, ctx: places.Context, fold: places.Fold, pool: Pool, fold_dir: Path, strategy,
+def train_fold(cfg: Config, ctx: Context, fold: Fold, pool: Pool, fold_dir: Path, strategy,
                device) -> dict[str, dict]:
     """train.train's two phases on one fold; probabilities on the fold's test and val frames
     after each phase."""
@@ -164,24 +167,24 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    samples, summary = places.load_samples(cfg.data, out)
+    samples, summary = load_samples(cfg.data, out)
     if cfg.per_reading:
-        samples = places.thin(samples, cfg.per_reading)
+        samples = thin(samples, cfg.per_reading)
     feature_dir = Path(cfg.features) if cfg.features else out / "features"
-    extractor = extractor or places.Lite0Features(feature_dir)
-    feats, _ = places.compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
-    ctx = places.Context.build(samples, feats, cfg.seed)
+    extractor = extractor or Lite0Features(feature_dir)
+    feats, _ = compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
+    ctx = Context.build(samples, feats, cfg.seed)
     pool = np.flatnonzero(data.daylight_mask(samples))
-    folds = [f for f in places.lopo_folds(ctx, pool, cfg.inner_val, cfg.seed)
+    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed)
              if not cfg.places or f.place in cfg.places]
-    runs = {name: places.run_lopo(ctx, folds, name, fn) for name, fn in
-            (("majority", places.fit_majority), ("colour", places.fit_colour), ("linear_probe", places.fit_probe))}
+    runs = {name: run_lopo(ctx, folds, name, fn) for name, fn in
+            (("majority", fit_majority), ("colour", fit_colour), ("linear_probe", fit_probe))}
 
     from train.devices import setup_devices
 
     strategy, device = setup_devices("cpu", None, None)
     daylight = load_pool(cfg, samples, pool, feats[("whole", False)].backbone[pool], out)
-    nets = {name: places.Run(name) for name in NETWORKS}
+    nets = {name: Run(name) for name in NETWORKS}
     fold_log = {}
     for f in folds:
         t0 = time.perf_counter()
@@ -199,15 +202,15 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
 
     metrics: dict[str, Any] = {"config": asdict(cfg), "train_settings": asdict(train_config(cfg, out)),
                                "data": summary, "folds": fold_log,
-                               "lopo": {name: places.lopo_metrics(ctx, folds, r) for name, r in runs.items()}}
+                               "lopo": {name: lopo_metrics(ctx, folds, r) for name, r in runs.items()}}
     for name in runs:
         if name not in BASELINES:
-            metrics["lopo"][name]["calibration"] = places.lopo_calibration(
+            metrics["lopo"][name]["calibration"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, out / f"reliability_{name}.png", cfg.min_temperature)
-            metrics["lopo"][name]["calibration_free_t"] = places.lopo_calibration(
+            metrics["lopo"][name]["calibration_free_t"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, None)
     save_probs(out / "probs.npz", ctx, folds, runs)
-    metrics["ranking"] = sorted(runs, key=lambda n: -places.pooled_ba(metrics["lopo"][n]))
+    metrics["ranking"] = sorted(runs, key=lambda n: -pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
     metrics = evaluate.to_jsonable(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -246,7 +249,7 @@ def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS if k in metrics["train_settings"]}
 
 
-def save_probs(path: Path, ctx: places.Context, folds, runs: dict[str, places.Run]) -> None:
+def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
     """Every system's probabilities per fold, with the labels: numbers can be recomputed
     without training again."""
     arrays = {}
@@ -257,10 +260,10 @@ def save_probs(path: Path, ctx: places.Context, folds, runs: dict[str, places.Ru
     np.savez_compressed(path, y=ctx.y, **arrays)
 
 
-def fuse(net: places.Run, colour: places.Run, weight: float) -> places.Run:
+def fuse(net: Run, colour: Run, weight: float) -> Run:
     """Late fusion: the network's probabilities averaged with the colour/haze LR's."""
     mix = lambda a, b: (1 - weight) * a + weight * b  # noqa: E731
-    return places.Run(net.name + "_fused", [mix(a, b) for a, b in zip(net.test, colour.test, strict=True)],
+    return Run(net.name + "_fused", [mix(a, b) for a, b in zip(net.test, colour.test, strict=True)],
                       [mix(a, b) for a, b in zip(net.val, colour.val, strict=True)], net.seconds + colour.seconds)
 
 

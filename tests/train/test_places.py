@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from tests.train.datasets import make_folder
-from train import places
 from train.data import Sample
+from train.places import features, folds, study, systems
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def protocol(folders):
     out = root / "out"
     argv = ["--data", *[str(f.path) for f in fs], "--out", str(out), "--backbone", "pixels", "--quick",
             "--views", "whole", "--no-augment", "--no-head", "--val-days", "3", "--test-days", "4"]
-    return out, places.main(argv), argv
+    return out, study.main(argv), argv
 
 
 def test_one_command_writes_metrics_report_and_plots(protocol):
@@ -58,9 +58,9 @@ def test_lopo_covers_every_place_for_every_system(protocol):
     assert cal["pooled_ece_before"] is not None and cal["temperatures"]["median"] > 0
 
 
-def test_heldout_days_match_train_split_and_include_the_date_hour_control(protocol):
+def test_held_out_days_match_train_split_and_include_the_date_hour_control(protocol):
     _, metrics, _ = protocol
-    h = metrics["heldout"]
+    h = metrics["days"]
     days = {k: set(v["dates"]) for k, v in h["split"].items()}
     assert days["test"] and not (days["test"] & (days["train"] | days["val"]))
     place_only = h["training_sets"]["place_only"]["systems"]
@@ -70,9 +70,9 @@ def test_heldout_days_match_train_split_and_include_the_date_hour_control(protoc
     assert cal["temperature"] > 0 and 0.0 <= cal["uncertain"]["threshold"] <= 1.0
 
 
-def test_grouped_kfold_over_days_of_the_heldout_place(protocol):
+def test_grouped_kfold_over_the_days_of_one_place(protocol):
     _, metrics, _ = protocol
-    kf = metrics["heldout_kfold"]
+    kf = metrics["days_kfold"]
     assert kf["k"] == 5 and len(kf["seeds"]) == 3
     for name in ("majority", "colour", "linear_probe", "model", "date_hour"):
         assert len(kf["balanced_accuracy"][name]["folds"]) == 15
@@ -90,7 +90,7 @@ def test_features_are_cached_per_file(protocol):
     out, metrics, argv = protocol
     assert metrics["timings"]["features"]["images_computed"] > 0
     assert (out / "features" / "pixels-whole.npz").is_file()
-    again = places.main(argv)
+    again = study.main(argv)
     assert again["timings"]["features"]["images_computed"] == 0
     assert again["lopo"]["model"]["pooled"] == metrics["lopo"]["model"]["pooled"]
 
@@ -108,9 +108,9 @@ def test_place_weights_balance_classes_then_places_then_readings():
             + [_sample("mumbai", "2023-01-03", 10, 2)] * 6
             + [_sample("milan", "2025-03-01", h, 0) for h in range(8, 18)]
             + [_sample("milan", "2025-03-02", 12, 1)])
-    ctx = places.Context.build(rows, {}, seed=0)
+    ctx = systems.Context.build(rows, {}, seed=0)
     idx = np.arange(len(rows))
-    w = places.sample_weights(ctx, idx, "place")
+    w = systems.sample_weights(ctx, idx, "place")
     assert w.mean() == pytest.approx(1.0)
     by_class = [w[ctx.y == c].sum() for c in range(3)]
     assert np.allclose(by_class, by_class[0])  # classes weigh the same
@@ -119,13 +119,13 @@ def test_place_weights_balance_classes_then_places_then_readings():
     mumbai = ctx.place == "mumbai"
     g = ctx.hour_group
     assert w[mumbai & (g == g[20])].sum() == pytest.approx(w[mumbai & (g == g[22])].sum())  # readings equal
-    wc = places.sample_weights(ctx, idx, "class")
+    wc = systems.sample_weights(ctx, idx, "class")
     assert np.allclose([wc[ctx.y == c].sum() for c in range(3)], wc[ctx.y == 0].sum())
 
 
 def test_thin_keeps_few_frames_per_hourly_reading():
     rows = [_sample("delhi", "2023-01-01", 9, 2)] * 10 + [_sample("delhi", "2023-01-01", 10, 2)] * 3
-    kept = places.thin(rows, 2)
+    kept = features.thin(rows, 2)
     assert len(kept) == 4
 
 
@@ -134,26 +134,26 @@ def test_views_keep_the_input_size_and_the_sky_crop_follows_the_horizon():
     x[:112] = np.linspace(200, 150, 112)[:, None, None] * np.array([0.5, 0.7, 1.0])  # smooth blue sky
     rng = np.random.default_rng(0)
     x[112:] = rng.integers(0, 120, size=(112, 224, 3))  # textured ground
-    for view in places.VIEWS:
-        assert places.view_image(x, view).shape == x.shape
-    np.testing.assert_array_equal(places.view_image(x, "whole"), x)
-    rows = places.sky_rows(x)
+    for view in features.VIEWS:
+        assert features.view_image(x, view).shape == x.shape
+    np.testing.assert_array_equal(features.view_image(x, "whole"), x)
+    rows = features.sky_rows(x)
     assert 100 <= rows <= 130
     ground = rng.integers(0, 120, size=(224, 224, 3)).astype(np.uint8)
-    assert places.sky_rows(ground) == round(224 * places.TOP_CROP)  # no sky: fall back to the top crop
+    assert features.sky_rows(ground) == round(224 * features.TOP_CROP)  # no sky: fall back to the top crop
     with pytest.raises(ValueError):
-        places.view_image(x, "fisheye")
+        features.view_image(x, "fisheye")
 
 
 def test_augmentation_is_deterministic_per_file_and_keeps_colours():
     img = np.asarray(Image.new("RGB", (224, 224), (70, 130, 230)))
-    a1 = places.augment_image(img, "milan/a.jpg")
-    assert np.array_equal(a1, places.augment_image(img, "milan/a.jpg"))
+    a1 = features.augment_image(img, "milan/a.jpg")
+    assert np.array_equal(a1, features.augment_image(img, "milan/a.jpg"))
     np.testing.assert_allclose(a1.reshape(-1, 3).mean(0), (70, 130, 230), atol=1)
 
 
 def test_date_hour_features_are_on_the_circle():
-    f = places.date_hour_features([_sample("milan", "2025-01-01", 0, 0), _sample("milan", "2025-07-02", 12, 0)])
+    f = systems.date_hour_features([_sample("milan", "2025-01-01", 0, 0), _sample("milan", "2025-07-02", 12, 0)])
     np.testing.assert_allclose(f[:, 0] ** 2 + f[:, 1] ** 2, 1.0)
     assert f[0, 3] == pytest.approx(1.0) and f[1, 3] == pytest.approx(-1.0)  # cos(hour) at 0 h and 12 h
 
@@ -163,7 +163,7 @@ def test_ordinal_model_gives_probabilities():
     x = rng.normal(size=(90, 4))
     y = np.repeat([0, 1, 2], 30)
     x[:, 0] += y * 2.0
-    p = places._ordinal(x, y, np.ones(90), 1.0)(x)
+    p = systems._ordinal(x, y, np.ones(90), 1.0)(x)
     np.testing.assert_allclose(p.sum(1), 1.0)
     assert (p >= 0).all() and np.mean(p.argmax(1) == y) > 0.8
 
@@ -171,10 +171,10 @@ def test_ordinal_model_gives_probabilities():
 def test_lopo_folds_hold_whole_places_and_groups_out():
     rows = [_sample(p, f"2023-01-{d:02d}", h, (d + i) % 3) for i, p in enumerate(("a", "b", "c"))
             for d in range(1, 9) for h in (9, 12)]
-    ctx = places.Context.build(rows, {}, seed=0)
-    folds = places.lopo_folds(ctx, np.arange(len(rows)), 0.2, 0)
-    assert [f.place for f in folds] == ["a", "b", "c"]
-    for f in folds:
+    ctx = systems.Context.build(rows, {}, seed=0)
+    lopo = folds.lopo_folds(ctx, np.arange(len(rows)), 0.2, 0)
+    assert [f.place for f in lopo] == ["a", "b", "c"]
+    for f in lopo:
         assert set(ctx.place[f.test]) == {f.place}
         assert f.place not in set(ctx.place[f.train]) | set(ctx.place[f.val])
         assert len(f.val) and not ({rows[i].group for i in f.val} & {rows[i].group for i in f.train})
@@ -186,9 +186,9 @@ def test_phase_one_head_trains_on_features():
     feats = rng.normal(size=(300, 16)).astype(np.float32)
     feats[np.arange(300), y] += 3.0  # one feature per class
     rows = [_sample("a" if i % 2 else "b", f"2023-01-{i % 10 + 1:02d}", 9, int(c)) for i, c in enumerate(y)]
-    ctx = places.Context.build(rows, {("whole", False): places.FeatureSet(feats, feats[:, :3])}, seed=0)
+    ctx = systems.Context.build(rows, {("whole", False): features.FeatureSet(feats, feats[:, :3])}, seed=0)
     idx = np.arange(300)
-    head = places.make_head(None, places.HeadSettings(epochs=20, lr=0.01))(ctx, idx[::2], idx[1::2])
+    head = systems.make_head(None, systems.HeadSettings(epochs=20, lr=0.01))(ctx, idx[::2], idx[1::2])
     p = head(idx[1::2])
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
     assert np.mean(p.argmax(1) == y[1::2]) > 0.7
@@ -198,12 +198,12 @@ def test_bootstrap_interval_brackets_the_pooled_balanced_accuracy():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(60), 5)
     y = np.repeat(rng.integers(0, 3, 60), 5)
-    assert places.bootstrap_ba(y, y, groups)["low"] == 1.0
+    assert folds.bootstrap_ba(y, y, groups)["low"] == 1.0
     pred = np.where(rng.random(300) < 0.6, y, (y + 1) % 3)
-    ci = places.bootstrap_ba(y, pred, groups, n=300)
+    ci = folds.bootstrap_ba(y, pred, groups, n=300)
     from sklearn.metrics import balanced_accuracy_score
     assert ci["low"] < balanced_accuracy_score(y, pred) < ci["high"] and ci["groups"] == 60
-    assert places.bootstrap_ba(y[:5], y[:5], groups[:5]) is None  # one group: no interval
+    assert folds.bootstrap_ba(y[:5], y[:5], groups[:5]) is None  # one group: no interval
 
 
 def test_late_fusion_recipe_averages_probabilities():
@@ -212,8 +212,8 @@ def test_late_fusion_recipe_averages_probabilities():
     feats = rng.normal(size=(90, 8)).astype(np.float32)
     feats[np.arange(90), y] += 3.0
     rows = [_sample("a" if i % 2 else "b", f"2023-01-{i % 9 + 1:02d}", 9, int(c)) for i, c in enumerate(y)]
-    ctx = places.Context.build(rows, {("whole", False): places.FeatureSet(feats, feats[:, :4])}, seed=0)
+    ctx = systems.Context.build(rows, {("whole", False): features.FeatureSet(feats, feats[:, :4])}, seed=0)
     idx = np.arange(90)
-    p = places.fit_recipe(ctx, places.Recipe(fusion=0.5), idx)(idx)
+    p = systems.fit_recipe(ctx, systems.Recipe(fusion=0.5), idx)(idx)
     np.testing.assert_allclose(p.sum(1), 1.0)
-    assert "fused" in places.Recipe(fusion=0.5).describe()
+    assert "fused" in systems.Recipe(fusion=0.5).describe()

@@ -1,0 +1,3 @@
+from train.places.study import main
+
+main()
