@@ -38,6 +38,7 @@ from train.places.systems import Context, fit_colour, fit_majority, fit_probe
 log = logging.getLogger("train.lopo")
 
 NETWORKS = ("network_head", "network")
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 BASELINES = ("majority", "colour", "linear_probe")
 
 
@@ -118,12 +119,14 @@ def train_fold(cfg: Config, ctx: Context, fold: Fold, pool: Pool, fold_dir: Path
         head = train.head_model(model, pool.features.shape[1:])
         probs["network_head"] = {part: head.predict(pool.features[row[idx]], verbose=0)
                                  for part, idx in (("test", fold.test), ("val", fold.val))}
+        probs["network_head"]["examples"] = train.predict_probs(model, pool.examples)
 
     fold_dir.mkdir(parents=True, exist_ok=True)
     model, _, phases = train.train_model(tcfg, strategy, device, pool.x, pool.targets, row[fit], row[fold.val],
                                          fold_dir, features=pool.features, depth=pool.depth, after_head=after_head)
     probs["network"] = {part: train.predict_probs(model, pool.x[row[idx]])
                         for part, idx in (("test", fold.test), ("val", fold.val))}
+    probs["network"]["examples"] = train.predict_probs(model, pool.examples)
     (fold_dir / "phases.json").write_text(json.dumps(evaluate.to_jsonable(phases), indent=2))
     (fold_dir / "model.keras").unlink(missing_ok=True)  # 13 MB a fold; the probabilities are kept
     tf.keras.backend.clear_session()
@@ -141,6 +144,7 @@ class Pool:
     targets: np.ndarray
     features: np.ndarray
     depth: np.ndarray | None
+    examples: np.ndarray  # the app's example photos at the same size: every fold's model reads them too
 
 
 def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray, out: Path) -> Pool:
@@ -158,7 +162,17 @@ def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray
     own = tcfg.backbone != "lite0" or tcfg.crop_top < 1.0
     features = train.frozen_features(tcfg, x) if own else lite0_features
     depth = depth_maps(x) if tcfg.haze_rank > 0 else None
-    return Pool(row, x, objectives.targets_of(members), features, depth)
+    _, examples = example_inputs(backbone_input_size(tcfg.backbone))
+    return Pool(row, x, objectives.targets_of(members), features, depth, examples)
+
+
+def example_inputs(size: int) -> tuple[list[str], np.ndarray]:
+    """(names, model inputs) of the app's example photos (assets/examples), decoded as the app does."""
+    from airken.intake import load_image
+    from airken.preprocess import to_model_input
+
+    paths = sorted(EXAMPLES.glob("*.jpg"))
+    return [p.stem for p in paths], np.stack([to_model_input(load_image(p), size) for p in paths])
 
 
 def run(cfg: Config, extractor=None) -> dict[str, Any]:
@@ -185,13 +199,15 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     strategy, device = setup_devices("cpu", None, None)
     daylight = load_pool(cfg, samples, pool, feats[("whole", False)].backbone[pool], out)
     nets = {name: Run(name) for name in NETWORKS}
-    fold_log = {}
+    fold_log: dict[str, dict] = {}
+    example_probs: dict[str, list[np.ndarray]] = {}
     for f in folds:
         t0 = time.perf_counter()
         probs = train_fold(cfg, ctx, f, daylight, out / "folds" / f.place, strategy, device)
         for name in NETWORKS:
             nets[name].test.append(probs[name]["test"])
             nets[name].val.append(probs[name]["val"])
+            example_probs.setdefault(name, []).append(probs[name]["examples"])
         fold_log[f.place] = {"seconds": round(time.perf_counter() - t0, 1), "train": len(f.train),
                              "val": len(f.val), "test": len(f.test)}
         log.info("fold %s: %.0f s", f.place, fold_log[f.place]["seconds"])
@@ -209,7 +225,7 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
                 ctx, folds, runs[name], cfg.target_accuracy, out / f"reliability_{name}.png", cfg.min_temperature)
             metrics["lopo"][name]["calibration_free_t"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, None)
-    save_probs(out / "probs.npz", ctx, folds, runs)
+    save_probs(out / "probs.npz", ctx, folds, runs, example_probs)
     metrics["ranking"] = sorted(runs, key=lambda n: -pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
     metrics = evaluate.to_jsonable(metrics)
@@ -249,14 +265,17 @@ def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS if k in metrics["train_settings"]}
 
 
-def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
-    """Every system's probabilities per fold, with the labels: numbers can be recomputed
-    without training again."""
+def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run],
+               examples: dict[str, list[np.ndarray]] | None = None) -> None:
+    """Every system's probabilities per fold (and the networks' on the example photos), with
+    the labels: numbers can be recomputed without training again."""
     arrays = {}
     for i, f in enumerate(folds):
         arrays[f"{f.place}/test_index"], arrays[f"{f.place}/val_index"] = f.test, f.val
         for name, r in runs.items():
             arrays[f"{f.place}/{name}/test"], arrays[f"{f.place}/{name}/val"] = r.test[i], r.val[i]
+        for name, per_fold in (examples or {}).items():
+            arrays[f"{f.place}/{name}/examples"] = per_fold[i]
     np.savez_compressed(path, y=ctx.y, **arrays)
 
 
