@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from airken.classes import LABELS
-from train import data, evaluate, log_to
+from train import data, evaluate, log_to, verdicts
 from train.places.features import Lite0Features, compute_features, load_samples, thin
 from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
 from train.places.systems import Context, fit_colour, fit_majority, fit_probe
@@ -166,6 +166,55 @@ def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray
     return Pool(row, x, objectives.targets_of(members), features, depth, examples)
 
 
+def colour_on_examples(ctx: Context, folds) -> list[np.ndarray]:
+    """Every fold's colour/haze model (train.places' colour baseline) on the example photos."""
+    from airken.haze_features import colour_features_batch
+
+    colour = colour_features_batch(example_inputs(224)[1])
+    out = []
+    for f in folds:
+        fs = ctx.feats[("whole", False)]
+        model = evaluate.fit_haze_model(fs.colour[f.train], ctx.y[f.train], data.class_weights(ctx.y[f.train]))
+        out.append(model.proba_features(colour))
+    return out
+
+
+def verdict_study(ctx: Context, folds, run: Run, example_names) -> dict[str, Any]:
+    outputs = [verdicts.FoldOutput(f, t, v, run.examples[i] if run.examples else None)
+               for i, (f, t, v) in enumerate(zip(folds, run.test, run.val, strict=True))]
+    paths = [EXAMPLES / f"{n}.jpg" for n in example_names]
+    return verdicts.study(outputs, ctx.y, ctx.hour_group, example_names, paths)
+
+
+def rebuild(folder: Path, data_folders, systems) -> dict[str, Any]:
+    """verdicts of ``systems`` from a finished LOPO folder (probs.npz), without training."""
+    cfg = Config(**{k: v for k, v in json.loads((folder / "metrics.json").read_text())["config"].items()
+                    if k in Config.__dataclass_fields__})
+    samples, _ = load_samples(data_folders, folder)
+    if cfg.per_reading:
+        samples = thin(samples, cfg.per_reading)
+    feature_dir = Path(cfg.features) if cfg.features else folder / "features"
+    feats, _ = compute_features(samples, ["whole"], False, Lite0Features(feature_dir), "lite0", feature_dir, cfg.seed)
+    ctx = Context.build(samples, feats, cfg.seed)
+    pool = np.flatnonzero(data.daylight_mask(samples))
+    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed) if not cfg.places or f.place in cfg.places]
+    names, _ = example_inputs(224)
+    colour_examples = colour_on_examples(ctx, folds)
+    out = {}
+    with np.load(folder / "probs.npz") as z:
+        for system in systems:
+            run = Run(system, [z[f"{f.place}/{system}/test"] for f in folds],
+                      [z[f"{f.place}/{system}/val"] for f in folds])
+            net = system.removesuffix("_fused")
+            if all(f"{f.place}/{net}/examples" in z for f in folds):
+                run.examples = [z[f"{f.place}/{net}/examples"] for f in folds]
+                if system.endswith("_fused"):
+                    run.examples = [(1 - cfg.fusion) * a + cfg.fusion * b for a, b in zip(run.examples, colour_examples,
+                                                                                          strict=True)]
+            out[system] = verdict_study(ctx, folds, run, names)
+    return out
+
+
 def example_inputs(size: int) -> tuple[list[str], np.ndarray]:
     """(names, model inputs) of the app's example photos (assets/examples), decoded as the app does."""
     from airken.intake import load_image
@@ -193,6 +242,8 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
              if not cfg.places or f.place in cfg.places]
     runs = {name: run_lopo(ctx, folds, name, fn) for name, fn in
             (("majority", fit_majority), ("colour", fit_colour), ("linear_probe", fit_probe))}
+    example_names, _ = example_inputs(224)
+    runs["colour"].examples = colour_on_examples(ctx, folds)
 
     from train.devices import setup_devices
 
@@ -200,14 +251,14 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     daylight = load_pool(cfg, samples, pool, feats[("whole", False)].backbone[pool], out)
     nets = {name: Run(name) for name in NETWORKS}
     fold_log: dict[str, dict] = {}
-    example_probs: dict[str, list[np.ndarray]] = {}
+
     for f in folds:
         t0 = time.perf_counter()
         probs = train_fold(cfg, ctx, f, daylight, out / "folds" / f.place, strategy, device)
         for name in NETWORKS:
             nets[name].test.append(probs[name]["test"])
             nets[name].val.append(probs[name]["val"])
-            example_probs.setdefault(name, []).append(probs[name]["examples"])
+            nets[name].examples.append(probs[name]["examples"])
         fold_log[f.place] = {"seconds": round(time.perf_counter() - t0, 1), "train": len(f.train),
                              "val": len(f.val), "test": len(f.test)}
         log.info("fold %s: %.0f s", f.place, fold_log[f.place]["seconds"])
@@ -225,7 +276,9 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
                 ctx, folds, runs[name], cfg.target_accuracy, out / f"reliability_{name}.png", cfg.min_temperature)
             metrics["lopo"][name]["calibration_free_t"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, None)
-    save_probs(out / "probs.npz", ctx, folds, runs, example_probs)
+    save_probs(out / "probs.npz", ctx, folds, runs)
+    verdicts.write({name: verdict_study(ctx, folds, runs[name], example_names) for name in runs
+                    if name not in BASELINES}, out)
     metrics["ranking"] = sorted(runs, key=lambda n: -pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
     metrics = evaluate.to_jsonable(metrics)
@@ -265,8 +318,7 @@ def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS if k in metrics["train_settings"]}
 
 
-def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run],
-               examples: dict[str, list[np.ndarray]] | None = None) -> None:
+def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
     """Every system's probabilities per fold (and the networks' on the example photos), with
     the labels: numbers can be recomputed without training again."""
     arrays = {}
@@ -274,16 +326,19 @@ def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run],
         arrays[f"{f.place}/test_index"], arrays[f"{f.place}/val_index"] = f.test, f.val
         for name, r in runs.items():
             arrays[f"{f.place}/{name}/test"], arrays[f"{f.place}/{name}/val"] = r.test[i], r.val[i]
-        for name, per_fold in (examples or {}).items():
-            arrays[f"{f.place}/{name}/examples"] = per_fold[i]
+            if r.examples:
+                arrays[f"{f.place}/{name}/examples"] = r.examples[i]
     np.savez_compressed(path, y=ctx.y, **arrays)
 
 
 def fuse(net: Run, colour: Run, weight: float) -> Run:
     """Late fusion: the network's probabilities averaged with the colour/haze LR's."""
-    mix = lambda a, b: (1 - weight) * a + weight * b  # noqa: E731
-    return Run(net.name + "_fused", [mix(a, b) for a, b in zip(net.test, colour.test, strict=True)],
-                      [mix(a, b) for a, b in zip(net.val, colour.val, strict=True)], net.seconds + colour.seconds)
+    def mix(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+        return [(1 - weight) * x + weight * y for x, y in zip(a, b, strict=True)]
+
+    examples = mix(net.examples, colour.examples) if net.examples and colour.examples else []
+    return Run(net.name + "_fused", mix(net.test, colour.test), mix(net.val, colour.val),
+               net.seconds + colour.seconds, examples)
 
 
 def _f(v: Any) -> str:

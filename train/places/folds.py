@@ -42,12 +42,14 @@ def lopo_folds(ctx: Context, pool: np.ndarray, inner_val: float, seed: int) -> l
 
 @dataclass
 class Run:
-    """A system's probabilities on every fold's test and validation frames."""
+    """A system's probabilities on every fold's test and validation frames (and, where a
+    study records them, on the app's example photos)."""
 
     name: str
     test: list[np.ndarray] = field(default_factory=list)
     val: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
+    examples: list[np.ndarray] = field(default_factory=list)
 
 
 def run_lopo(ctx: Context, folds: Sequence[Fold], name: str, system: System) -> Run:

@@ -1,0 +1,269 @@
+"""What the app does with a network's output, measured under leave-one-place-out.
+
+    python -m train.verdicts --lopo runs/lopo --data ../shared/data/milan ../shared/data/india-nepal
+
+train.lopo leaves the probabilities of every fold in ``probs.npz``; this turns them into the
+verdicts the app would give, the way the app gives them, and scores each step on the places
+the model never saw:
+
+1. temperature (fitted per fold on its inner validation, never below 1);
+2. the class prior (airken.prior): no correction, the world prior;
+3. the "unsure" threshold chosen on validation, and selective accuracy at fixed coverage;
+4. per-place profiles (airken.profiles) fitted on k = 3, 5, 10 hourly readings of the
+   held-out place, tested on its other readings, beside zero-shot on the same frames;
+5. the example photos of the app (assets/examples): verdict, confidence, scene warnings.
+
+Results: ``verdicts.json`` and ``verdicts.md`` in the LOPO folder (train.lopo writes them
+too). The examples are a sanity check, never data: nothing here is fitted on them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from airken.classes import LABELS
+from airken.prior import UNIFORM, WORLD_PRIOR, apply_prior
+from airken.profiles import STRENGTH, fit_offsets, shift
+from train import calibrate, evaluate
+from train.places.folds import Fold
+
+log = logging.getLogger("train.verdicts")
+
+PRIORS = {"none": None, "world": WORLD_PRIOR}
+COVERAGES = (0.5, 0.7, 0.9)
+SHOTS = (3, 5, 10)
+DRAWS = 20  # random choices of the k calibration readings per place
+TARGET_ACCURACY = 0.8  # the "unsure" threshold keeps answers at least this often right on validation
+
+
+@dataclass
+class FoldOutput:
+    """One fold's probabilities of one system: held-out place, inner validation, examples."""
+
+    fold: Fold
+    test: np.ndarray
+    val: np.ndarray
+    examples: np.ndarray | None = None
+
+
+def calibrated(outputs: Sequence[FoldOutput], y: np.ndarray, t_min: float = 1.0) -> list[FoldOutput]:
+    """Each fold's probabilities after its own temperature (fitted on its inner validation)."""
+    out = []
+    for o in outputs:
+        t = calibrate.fit_temperature(o.val, y[o.fold.val], t_min=t_min) if len(o.fold.val) else 1.0
+        out.append(FoldOutput(o.fold, *(_scaled(p, t) for p in (o.test, o.val, o.examples))))
+    return out
+
+
+def _scaled(p: np.ndarray | None, t: float) -> np.ndarray | None:
+    return calibrate.apply_temperature(p, t) if p is not None and len(p) else p
+
+
+def _with_prior(p: np.ndarray | None, prior) -> np.ndarray | None:
+    return None if p is None else apply_prior(p, prior, UNIFORM)
+
+
+def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    m = evaluate.classification_metrics(y, p.argmax(axis=1))
+    return {"balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
+            "ece": calibrate.expected_calibration_error(p, y), "n": int(len(y))}
+
+
+def prior_table(outputs: Sequence[FoldOutput], y: np.ndarray) -> dict[str, Any]:
+    """Pooled and per-place scores (BA, macro-F1, accuracy, ECE) with each prior."""
+    table = {}
+    for name, prior in PRIORS.items():
+        ps = [_with_prior(o.test, prior) for o in outputs]
+        yt = np.concatenate([y[o.fold.test] for o in outputs])
+        table[name] = {"pooled": _scores(yt, np.concatenate(ps)),
+                       "per_place": {o.fold.place: _scores(y[o.fold.test], p)["balanced_accuracy"]
+                                     for o, p in zip(outputs, ps, strict=True)}}
+    return table
+
+
+def selective_table(outputs: Sequence[FoldOutput], y: np.ndarray, prior=None) -> dict[str, Any]:
+    """The unsure threshold of each fold (chosen on its inner validation for TARGET_ACCURACY),
+    and thresholds that keep 50 / 70 / 90 % of the validation answers: coverage and accuracy
+    of the answers kept on the held-out places, pooled."""
+    rows: dict[str, Any] = {}
+
+    def pooled(thresholds: list[float]) -> dict[str, Any]:
+        kept = right = total = right_all = 0
+        for o, t in zip(outputs, thresholds, strict=True):
+            p = _with_prior(o.test, prior)
+            conf, ok = p.max(axis=1), p.argmax(axis=1) == y[o.fold.test]
+            kept += int((conf >= t).sum())
+            right += int(ok[conf >= t].sum())
+            total += len(p)
+            right_all += int(ok.sum())
+        return {"coverage": kept / total, "accuracy_kept": right / kept if kept else None,
+                "accuracy_all": right_all / total, "median_threshold": float(np.median(thresholds))}
+
+    chosen = [calibrate.choose_uncertain_threshold(_with_prior(o.val, prior), y[o.fold.val], TARGET_ACCURACY).threshold
+              for o in outputs]
+    rows["unsure_threshold"] = pooled(chosen) | {"target_accuracy": TARGET_ACCURACY}
+    for c in COVERAGES:
+        ts = [float(np.quantile(_with_prior(o.val, prior).max(axis=1), 1 - c)) for o in outputs]
+        rows[f"coverage_{c:g}"] = pooled(ts) | {"validation_coverage": c}
+    return rows
+
+
+def few_shot_table(outputs: Sequence[FoldOutput], y: np.ndarray, readings: np.ndarray, shots=SHOTS,
+                   draws: int = DRAWS, strength: float = STRENGTH, seed: int = 0) -> dict[str, Any]:
+    """Per-place profiles from k readings of the held-out place, tested on its other readings.
+
+    For every k, places with more than k readings take part; each draw picks k readings at
+    random, fits the profile (airken.profiles.fit_offsets, on the calibrated probabilities)
+    and scores the other frames. Pooled over the places that take part, mean and spread over
+    the draws, beside zero-shot on exactly the same frames."""
+    rng = np.random.default_rng(seed)
+    table: dict[str, Any] = {}
+    for k in shots:
+        places = [o for o in outputs if len(np.unique(readings[o.fold.test])) > k]
+        few, zero, per_place = [], [], {o.fold.place: [] for o in places}
+        for _ in range(draws):
+            ys, p_few, p_zero = [], [], []
+            for o in places:
+                r = readings[o.fold.test]
+                pick = np.isin(r, rng.choice(np.unique(r), k, replace=False))
+                offsets = fit_offsets(o.test[pick], y[o.fold.test][pick], r[pick], strength)
+                rest_y, rest_p = y[o.fold.test][~pick], o.test[~pick]
+                ys.append(rest_y)
+                p_few.append(shift(rest_p, offsets))
+                p_zero.append(rest_p)
+                per_place[o.fold.place].append(_scores(rest_y, p_few[-1])["balanced_accuracy"])
+            yy = np.concatenate(ys)
+            few.append(_scores(yy, np.concatenate(p_few))["balanced_accuracy"])
+            zero.append(_scores(yy, np.concatenate(p_zero))["balanced_accuracy"])
+        table[f"k{k}"] = {"k": k, "places": [o.fold.place for o in places], "draws": draws,
+                          "pooled_ba_mean": float(np.mean(few)), "pooled_ba_std": float(np.std(few)),
+                          "zero_shot_same_frames": float(np.mean(zero)),
+                          "per_place_mean": {p: float(np.mean(v)) for p, v in per_place.items()}}
+    return table | {"strength": strength}
+
+
+def examples_table(names: Sequence[str], outputs: Sequence[FoldOutput], threshold: float,
+                   scene: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The example photos, read by every fold's model (trained without one place) and
+    averaged: the verdict each prior gives, its confidence, and what the scene checks say."""
+    stacked = np.mean([o.examples for o in outputs], axis=0)
+    rows = {}
+    for i, name in enumerate(names):
+        row: dict[str, Any] = {"refused": scene[name]["refused"], "reason": scene[name]["reason"],
+                               "warnings": scene[name]["warnings"]}
+        for prior_name, prior in PRIORS.items():
+            p = apply_prior(stacked[i], prior, UNIFORM)
+            row[prior_name] = {"label": LABELS[int(p.argmax())], "confidence": float(p.max()),
+                               "unsure": bool(p.max() < threshold),
+                               "probabilities": dict(zip(LABELS, map(float, p), strict=True))}
+        rows[name] = row
+    return rows
+
+
+def scene_checks(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    from airken.intake import load_image
+    from airken.scene import check_scene
+
+    out = {}
+    for path in paths:
+        report = check_scene(load_image(path))
+        out[path.stem] = {"refused": report.refused, "reason": report.reason, "warnings": list(report.warnings)}
+    return out
+
+
+def study(outputs: Sequence[FoldOutput], y: np.ndarray, readings: np.ndarray,
+          example_names: Sequence[str] = (), example_paths: Sequence[Path] = ()) -> dict[str, Any]:
+    """Every table above for one system's LOPO outputs (raw probabilities)."""
+    cal = calibrated(outputs, y)
+    result = {"priors": prior_table(cal, y),
+              "selective": {name: selective_table(cal, y, prior) for name, prior in PRIORS.items()},
+              "few_shot": few_shot_table(cal, y, readings)}
+    if example_names and all(o.examples is not None for o in cal):
+        threshold = result["selective"]["world"]["unsure_threshold"]["median_threshold"]
+        result["examples"] = examples_table(example_names, cal, threshold, scene_checks(example_paths))
+    return result
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def _f(v: Any) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def report_lines(system: str, r: dict[str, Any]) -> list[str]:
+    lines = [f"## {system}", "", "Class prior (temperature per fold first), pooled over the held-out places:", "",
+             "| prior | balanced accuracy | macro-F1 | accuracy | ECE |", "|---|---|---|---|---|"]
+    for name, t in r["priors"].items():
+        p = t["pooled"]
+        lines.append(f"| {name} | {_f(p['balanced_accuracy'])} | {_f(p['macro_f1'])} | {_f(p['accuracy'])} | "
+                     f"{_f(p['ece'])} |")
+    lines += ["", "Answers kept (confidence at or above the threshold) on the held-out places:", "",
+              "| prior | threshold chosen on validation | coverage | accuracy kept | accuracy of all |",
+              "|---|---|---|---|---|"]
+    for name, rows in r["selective"].items():
+        for key, row in rows.items():
+            how = (f"unsure below {_f(row['median_threshold'])} (median; >= {row['target_accuracy']:g} right on "
+                   "validation)" if key == "unsure_threshold" else f"keeps {row['validation_coverage']:.0%} of "
+                   "validation")
+            lines.append(f"| {name} | {how} | {_f(row['coverage'])} | {_f(row['accuracy_kept'])} | "
+                         f"{_f(row['accuracy_all'])} |")
+    fs = r["few_shot"]
+    lines += ["", f"Per-place profile from k readings of the held-out place (strength {fs['strength']:g}, "
+              f"{DRAWS} draws), tested on its other readings:", "",
+              "| k | places | pooled BA with profile | zero-shot, same frames |", "|---|---|---|---|"]
+    for key, row in fs.items():
+        if key.startswith("k"):
+            lines.append(f"| {row['k']} | {', '.join(row['places'])} | {_f(row['pooled_ba_mean'])} "
+                         f"+- {row['pooled_ba_std']:.3f} | {_f(row['zero_shot_same_frames'])} |")
+    if "examples" in r:
+        lines += ["", "Example photos (mean of the fold models; never used for fitting):", "",
+                  "| photo | scene checks | no prior | world prior |", "|---|---|---|---|"]
+        for name, row in r["examples"].items():
+            scene = f"refused: {row['reason']}" if row["refused"] else ("; ".join(row["warnings"]) or "ok")
+            cells = [f"{row[p]['label']} {row[p]['confidence']:.0%}{' (unsure)' if row[p]['unsure'] else ''}"
+                     for p in PRIORS]
+            lines.append(f"| {name} | {scene} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def write(results: dict[str, dict[str, Any]], folder: Path) -> None:
+    (folder / "verdicts.json").write_text(json.dumps(evaluate.to_jsonable(results), indent=2))
+    lines = ["# Verdicts under leave-one-place-out", "",
+             "What the app's steps after the network (temperature, prior, unsure threshold, place profiles) do on "
+             "places the model never saw.", ""]
+    for system, r in results.items():
+        lines += report_lines(system, r)
+    (folder / "verdicts.md").write_text("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------ from a LOPO folder
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from train import log_to
+    from train.lopo import rebuild
+
+    p = argparse.ArgumentParser(prog="python -m train.verdicts", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lopo", required=True, help="a train.lopo output folder (probs.npz, metrics.json)")
+    p.add_argument("--data", nargs="+", required=True, help="the data folders the LOPO run used")
+    p.add_argument("--systems", nargs="+", default=["network_fused"])
+    args = p.parse_args(argv)
+    folder = Path(args.lopo)
+    log_to(folder / "verdicts.log")
+    results = rebuild(folder, args.data, args.systems)
+    write(results, folder)
+    log.info("wrote %s", folder / "verdicts.md")
+    return results
+
+
+if __name__ == "__main__":
+    main()
