@@ -35,6 +35,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -111,14 +112,17 @@ class GradioHTTP:
         self.prefix = api_prefix.rstrip("/")
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
 
+    def _reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+
     def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         for attempt in (0, 1):  # a kept-alive connection may have been closed by the server
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
                 return self.conn.getresponse()
             except (ConnectionError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+                self._reconnect()
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -138,15 +142,23 @@ class GradioHTTP:
 
     def predict(self, server_path: str, name: str) -> dict:
         file_data = {"path": server_path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-        resp = self._request("POST", f"{self.prefix}/call/predict", json.dumps({"data": [file_data]}).encode(),
+        event, payload = self.call("predict", [file_data])
+        if event != "complete":
+            raise RuntimeError(f"app {event}: {str(payload)[:200]}")
+        return payload[0]
+
+    def call(self, api_name: str, data: list) -> tuple[str, Any]:
+        """POST /call/<api_name> and read its event stream to the end: ("complete", outputs),
+        ("error", {"error": message or None, ...}), or ("http <status>", body)."""
+        resp = self._request("POST", f"{self.prefix}/call/{api_name}", json.dumps({"data": data}).encode(),
                              {"Content-Type": "application/json"})
         text = resp.read()
         if resp.status != 200:
-            raise RuntimeError(f"call HTTP {resp.status}: {text[:200]!r}")
+            return f"http {resp.status}", text.decode("utf-8", "replace")
         event_id = json.loads(text)["event_id"]
-        resp = self._request("GET", f"{self.prefix}/call/predict/{event_id}")
+        resp = self._request("GET", f"{self.prefix}/call/{api_name}/{event_id}")
         if resp.status != 200:
-            raise RuntimeError(f"stream HTTP {resp.status}: {resp.read()[:200]!r}")
+            return f"http {resp.status}", resp.read().decode("utf-8", "replace")
         event = None
         for _ in range(10_000):  # bounded: heartbeats, then one final event
             line = resp.readline()
@@ -156,12 +168,33 @@ class GradioHTTP:
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:") and event in ("complete", "error"):
-                data = line.split(":", 1)[1].strip()
+                payload = json.loads(line.split(":", 1)[1].strip())
                 resp.read()  # drain so the connection can be reused
-                if event == "error":
-                    raise RuntimeError(f"app error: {data[:200]}")
-                return json.loads(data)[0]
+                return event, payload
         raise RuntimeError("event stream ended without a result")
+
+    def join(self, fn_index: int, data: list) -> tuple[str, Any]:
+        """What the page does: POST /queue/join for event fn_index in a new session, then
+        read the session's stream: ("complete", outputs), ("error", output), or ("http <status>", body)."""
+        session = uuid.uuid4().hex[:11]
+        body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+        resp = self._request("POST", f"{self.prefix}/queue/join", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+        text = resp.read()
+        if resp.status != 200:
+            return f"http {resp.status}", text.decode("utf-8", "replace")
+        resp = self._request("GET", f"{self.prefix}/queue/data?session_hash={session}")
+        for _ in range(10_000):
+            line = resp.readline()
+            if not line:
+                break
+            if line.startswith(b"data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    self._reconnect()  # the session's stream stays open: leave it
+                    output = msg.get("output") or {}
+                    return ("complete", output.get("data")) if msg.get("success") else ("error", output)
+        raise RuntimeError("queue stream ended without a result")
 
 
 def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_requests: int,
