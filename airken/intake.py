@@ -245,7 +245,8 @@ def _sniff(head: bytes) -> str:
     """Name what a non-image file most likely is, so the message can say it."""
     if _looks_like_image(head):
         return "damaged"
-    if head.startswith(_OTHER_IMAGE_MAGIC) or head[:2] in (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6"):
+    netpbm = head[:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace()
+    if head.startswith(_OTHER_IMAGE_MAGIC) or netpbm:
         return "another image format"
     text = head.lstrip().lower()
     if text.startswith(b"%pdf"):
@@ -272,9 +273,8 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             f"This image file is built in a way photos never are ({problem}): save the photo "
             "again as JPEG or PNG and upload that copy."
         )
-    declared = [0]  # pixels the header declares, for the memory hand-back below
     try:
-        small, orientation = _read_small(data, limits, declared)
+        small, orientation = _read_small(data, limits)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -284,9 +284,6 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
     except _DECODE_ERRORS as exc:
         log.info("Refused damaged image: %s: %s", type(exc).__name__, exc)
         raise ImageRejected(_DAMAGED) from None
-    finally:
-        if declared[0] > _RELEASE_ABOVE:
-            memory.release()
     try:
         rgb = _to_rgb(small)
     except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
@@ -299,19 +296,24 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
     return Photo(rgb.transpose(method) if method is not None else rgb)
 
 
-def _read_small(data: bytes, limits: IntakeLimits, declared: list[int]) -> tuple[Image.Image, int]:
+def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int]:
     """The first frame at most work_size on its long side, still in its own mode (so that no
     full-size converted copy is ever made), and its EXIF orientation."""
     with warnings.catch_warnings():
         # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data), formats=READ_FORMATS) as im:
-            declared[0] = im.size[0] * im.size[1]
-            _check_header(im, limits)
-            _load_first_frame(im, limits)
-            orientation = _orientation(im)
-            small = _shrink(_without_palette(im), limits.work_size)
-            return (im.copy() if small is im else small), orientation
+            try:
+                _check_header(im, limits)
+                _load_first_frame(im, limits)
+                orientation = _orientation(im)
+                small = _shrink(_without_palette(im), limits.work_size)
+                return (im.copy() if small is im else small), orientation
+            finally:
+                large = im.size[0] * im.size[1] > _RELEASE_ABOVE
+                im.close()  # frees the full-size pixels now, decoded or not
+                if large:
+                    memory.release()
 
 
 def _not_an_image(head: bytes) -> str:

@@ -10,7 +10,9 @@ Gradio would fail with a 500.
   the events' js snippets with eval, so script-src allows those; what it forbids is
   loading code from anywhere else, plugins, and changing the page's base URL.
 - A Range header that is not a single "bytes=start-end" range is dropped (RFC 9110 lets a
-  server ignore it), so the file is sent whole: Gradio's own parsing answered 500.
+  server ignore it), so the file is sent whole: Gradio's own parsing answered 500. Gradio's
+  ranged (206) answers copy the request's headers into the response; the credentials among
+  them (Cookie, Authorization) are taken out again.
 - An unknown API name (POST /gradio_api/call/<name>) or event number (POST
   /gradio_api/queue/join with an unknown fn_index) answers 404, not 500.
 """
@@ -44,6 +46,8 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
+# Request headers that no response of ours carries (Gradio's ranged answers echo them).
+_NEVER_ECHOED = {b"cookie", b"authorization", b"proxy-authorization"}
 _SINGLE_RANGE = re.compile(rb"bytes=(\d+)-(\d*)|bytes=-\d+")
 
 ASGIApp = Callable[..., Any]
@@ -63,9 +67,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NEVER_ECHOED]
+                names = {name.lower() for name, _ in headers}
                 extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*headers, *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
