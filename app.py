@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 
 
@@ -24,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    from airken.memory import tune_allocator
+
+    tune_allocator()  # before the server's threads exist: they then share two malloc arenas
     logging.basicConfig(
         level=os.environ.get("AIRKEN_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -35,7 +39,14 @@ def main(argv: list[str] | None = None) -> None:
         predictor = get_predictor()
     except RuntimeError as err:  # no usable model anywhere: say what to do, no traceback
         sys.exit(f"airken: {err}")
+    # A container stop (Spaces, docker) sends SIGTERM: shut down as on Ctrl-C, which closes
+    # the server and runs the shutdown sweep of uploads, instead of dying on the spot.
+    signal.signal(signal.SIGTERM, _interrupt)
     launch(build_demo(predictor), host=args.host, port=args.port)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

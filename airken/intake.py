@@ -19,7 +19,10 @@ from typing import BinaryIO
 
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
+
+from airken import memory
+from airken.structure import find_problem
 
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms
@@ -33,7 +36,22 @@ pillow_heif.register_heif_opener()
 Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 FORMATS_HINT = "JPEG, PNG, WebP, HEIC, TIFF, BMP or GIF"
+# The only decoders a file ever reaches (AVIF too: browsers save it). Pillow would also try
+# ICO, PSD, EPS (Ghostscript), TGA and thirty more, some of them parsed in Python.
+READ_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF")
 _DAMAGED = "The image file is damaged or incomplete: upload the original photo again."
+# Above this many decoded pixels, freed buffers are handed back to the system at once.
+_RELEASE_ABOVE = 4_000_000
+# What Pillow's transpose undoes for each EXIF orientation (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # What Pillow and its plugins raise for malformed files. Deliberately narrow: a TypeError
 # or AttributeError from our own code must surface as a bug, not as "bad file".
@@ -76,10 +94,13 @@ def _env_int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class IntakeLimits:
     """What load_image accepts. max_aspect is long side / short side (a 30000x10 strip is
-    not a photo of the sky; phone panoramas stay under 8:1)."""
+    not a photo of the sky; phone panoramas stay under 8:1). JPEG decodes at reduced size;
+    every other format is decoded whole, so it gets the lower max_whole_pixels (48 MP
+    iPhone HEIC fits; 4 bytes a pixel is then at most 200 MB)."""
 
     max_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 60_000_000
+    max_whole_pixels: int = 50_000_000
     min_side: int = 32
     work_size: int = 448  # 12 MP phone photos (4032 px) then decode at 1/8 scale (504 px)
     max_aspect: float = 8.0
@@ -190,7 +211,25 @@ _IMAGE_MAGIC = (
     b"GIF8",
     b"II*\x00",  # TIFF little-endian
     b"MM\x00*",  # TIFF big-endian
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
     b"BM",
+)
+# Images in formats outside READ_FORMATS, so that the message can say so.
+_OTHER_IMAGE_MAGIC = (
+    b"\x00\x00\x01\x00",  # ICO
+    b"\x00\x00\x02\x00",  # CUR
+    b"8BPS",  # Photoshop
+    b"%!PS",  # PostScript / EPS
+    b"\xc5\xd0\xd3\xc6",  # EPS with a binary header
+    b"\x00\x00\x00\x0cjP  ",  # JPEG 2000
+    b"\xffO\xffQ",  # JPEG 2000 codestream
+    b"qoif",
+    b"icns",
+    b"DDS ",
+    b"\x01\xda",  # SGI
+    b"gimp xcf",
+    b"SIMPLE  =",  # FITS
 )
 
 
@@ -206,6 +245,9 @@ def _sniff(head: bytes) -> str:
     """Name what a non-image file most likely is, so the message can say it."""
     if _looks_like_image(head):
         return "damaged"
+    netpbm = head[:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace()
+    if head.startswith(_OTHER_IMAGE_MAGIC) or netpbm:
+        return "another image format"
     text = head.lstrip().lower()
     if text.startswith(b"%pdf"):
         return "a PDF document"
@@ -222,43 +264,71 @@ def _sniff(head: bytes) -> str:
 
 
 def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
-    head = fh.read(64)
-    fh.seek(0)
+    data = fh.read(limits.max_bytes + 1)  # the callers checked the size; the file may have grown
+    if len(data) > limits.max_bytes:
+        raise _too_big(len(data), limits)
+    problem = find_problem(data)
+    if problem:
+        raise ImageRejected(
+            f"This image file is built in a way photos never are ({problem}): save the photo "
+            "again as JPEG or PNG and upload that copy."
+        )
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(fh) as im:
-                _check_header(im, limits)
-                _load_first_frame(im, limits)
-                upright = _exif_transpose(im)  # a copy that outlives the file
+        small, orientation = _read_small(data, limits)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
-        kind = _sniff(head)
-        if kind == "damaged":
-            raise ImageRejected(_DAMAGED) from None
-        what = "This file is not an image" if kind == "not an image" else f"This file is {kind}"
-        raise ImageRejected(f"{what}: upload a photo ({FORMATS_HINT}).") from None
+        raise ImageRejected(_not_an_image(data[:64])) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(_too_many_pixels_msg(limits)) from None
+        raise ImageRejected(_too_many_pixels_msg(limits.max_pixels)) from None
     except _DECODE_ERRORS as exc:
         log.info("Refused damaged image: %s: %s", type(exc).__name__, exc)
         raise ImageRejected(_DAMAGED) from None
     try:
-        rgb = _to_rgb(upright)
+        rgb = _to_rgb(small)
     except (ValueError, OSError) as exc:  # a pixel format Pillow cannot convert
-        log.info("Refused image in mode %s: %s", upright.mode, exc)
+        log.info("Refused image in mode %s: %s", small.mode, exc)
         raise ImageRejected(
-            f"This image uses a colour format we cannot read ({upright.mode}): "
+            f"This image uses a colour format we cannot read ({small.mode}): "
             "upload it as JPEG or PNG."
         ) from None
-    return Photo(_shrink(rgb, limits.work_size))
+    method = _UPRIGHT.get(orientation)
+    return Photo(rgb.transpose(method) if method is not None else rgb)
 
 
-def _too_many_pixels_msg(limits: IntakeLimits) -> str:
+def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int]:
+    """The first frame at most work_size on its long side, still in its own mode (so that no
+    full-size converted copy is ever made), and its EXIF orientation."""
+    with warnings.catch_warnings():
+        # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data), formats=READ_FORMATS) as im:
+            try:
+                _check_header(im, limits)
+                _load_first_frame(im, limits)
+                orientation = _orientation(im)
+                small = _shrink(_without_palette(im), limits.work_size)
+                return (im.copy() if small is im else small), orientation
+            finally:
+                large = im.size[0] * im.size[1] > _RELEASE_ABOVE
+                im.close()  # frees the full-size pixels now, decoded or not
+                if large:
+                    memory.release()
+
+
+def _not_an_image(head: bytes) -> str:
+    kind = _sniff(head)
+    if kind == "damaged":
+        return _DAMAGED
+    if kind == "another image format":
+        return f"This image format is not one we read: save it as JPEG or PNG ({FORMATS_HINT} work)."
+    what = "This file is not an image" if kind == "not an image" else f"This file is {kind}"
+    return f"{what}: upload a photo ({FORMATS_HINT})."
+
+
+def _too_many_pixels_msg(cap: int) -> str:
     return (
-        f"The image has too many pixels (limit {limits.max_pixels / 1e6:.0f} megapixels): "
+        f"The image has too many pixels (limit {cap / 1e6:.0f} megapixels for this format): "
         "upload a smaller copy of the photo."
     )
 
@@ -270,9 +340,11 @@ def _check_header(im: Image.Image, limits: IntakeLimits) -> None:
         raise ImageRejected("The image file is damaged (it declares no pixels).")
     # Pillow's own cap counts too: its warning is turned into a refusal in _decode, but
     # warning filters are process-wide and threads can race on them, so check it here.
-    pillow_cap = Image.MAX_IMAGE_PIXELS or limits.max_pixels
-    if w * h > min(limits.max_pixels, pillow_cap):
-        raise ImageRejected(_too_many_pixels_msg(limits))
+    cap = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+    if not isinstance(im, JpegImagePlugin.JpegImageFile):  # decoded whole, not at 1/8
+        cap = min(cap, limits.max_whole_pixels)
+    if w * h > cap:
+        raise ImageRejected(_too_many_pixels_msg(cap))
     if min(w, h) < limits.min_side:
         raise ImageRejected(
             f"The image is too small ({w}x{h} pixels, at least {limits.min_side} on each side): "
@@ -286,9 +358,9 @@ def _check_header(im: Image.Image, limits: IntakeLimits) -> None:
 
 
 def _load_first_frame(im: Image.Image, limits: IntakeLimits) -> None:
-    """Decode the first frame/page, at reduced size where the format allows (JPEG draft)."""
-    if getattr(im, "n_frames", 1) > 1:
-        im.seek(0)
+    """Decode the first frame/page (where open leaves every format), at reduced size where
+    the format allows (JPEG draft). Never ask for n_frames: TIFF and GIF count frames by
+    walking every one of them."""
     if isinstance(im, JpegImagePlugin.JpegImageFile):  # also MPO, which iPhones write
         scale = limits.work_size / max(im.size)
         if scale < 1:
@@ -305,27 +377,35 @@ def _shrink(img: Image.Image, work_size: int) -> Image.Image:
     return img.resize(new, Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
-def _exif_transpose(im: Image.Image) -> Image.Image:
-    # A broken EXIF block should not cost the visitor their photo: keep it as stored.
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8; 1 when missing or unreadable: a broken EXIF block should
+    not cost the visitor their photo)."""
     try:
-        out = ImageOps.exif_transpose(im)
+        value = im.getexif().get(ExifTags.Base.Orientation, 1)
     except (SyntaxError, ValueError, struct.error, KeyError, OSError, TypeError) as exc:
         log.info("Ignoring unreadable EXIF orientation: %s", exc)
-        return im.copy()
-    return out if out is not None else im.copy()
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _without_palette(im: Image.Image) -> Image.Image:
+    """Palette and 1-bit images as colour/grey, which (unlike indices) can be resized."""
+    if im.mode in ("P", "PA"):
+        has_alpha = im.mode == "PA" or "transparency" in im.info or (
+            im.palette is not None and im.palette.mode == "RGBA"
+        )
+        return im.convert("RGBA" if has_alpha else "RGB")
+    if im.mode == "1":
+        return im.convert("L")
+    return im
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB, alpha composited over white."""
+    im = _without_palette(im)
     mode = im.mode
     if mode == "RGB":
         return im
-    if mode == "P":
-        has_alpha = "transparency" in im.info or (
-            im.palette is not None and im.palette.mode == "RGBA"
-        )
-        im = im.convert("RGBA" if has_alpha else "RGB")
-        mode = im.mode
     if mode in _ALPHA_MODES:
         if mode == "La":  # premultiplied grey has no direct route to RGBA
             im = im.convert("LA")

@@ -18,6 +18,10 @@ from ai_edge_litert.interpreter import Interpreter
 log = logging.getLogger(__name__)
 
 
+class ModelUnreadable(RuntimeError):
+    """LiteRT cannot run this file (empty, truncated, not a TFLite flatbuffer...)."""
+
+
 def default_threads(instances: int = 1) -> int:
     """AIRKEN_THREADS, else the cores shared out among the interpreters: one call alone (CLI,
     library) gets every core, while the app's concurrent calls get one core each, which
@@ -58,8 +62,14 @@ class TFLiteModel:
         )
 
     def _new_interpreter(self) -> Interpreter:
-        interp = Interpreter(model_path=str(self.path), num_threads=self.threads)
-        interp.allocate_tensors()
+        if self.path.stat().st_size == 0:
+            raise ModelUnreadable("the file is empty")
+        try:
+            interp = Interpreter(model_path=str(self.path), num_threads=self.threads)
+            interp.allocate_tensors()
+        except (ValueError, RuntimeError) as err:  # what LiteRT raises for a file it cannot use
+            text = str(err).strip()
+            raise ModelUnreadable(text.splitlines()[0] if text else type(err).__name__) from None
         return interp
 
     @contextmanager

@@ -19,11 +19,11 @@ import numpy as np
 from airken.classes import CLASSES, LABELS
 from airken.fusion import Fusion
 from airken.intake import IntakeLimits, Photo, read_photo
-from airken.model import TFLiteModel
+from airken.model import ModelUnreadable, TFLiteModel
 from airken.preprocess import to_model_input
 from airken.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
 from airken.scene import check_scene
-from airken.weights import ModelSource, resolve_model
+from airken.weights import ModelSource, cannot_run, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,21 @@ class Predictor:
 
     @classmethod
     def load(cls, instances: int | None = None) -> Predictor:
-        source = resolve_model()
+        """The model resolve_model picks; a Hub file that LiteRT cannot run gives way to the
+        bundled copy (as any other Hub failure does), a local or bundled one is an error."""
         instances = instances or int(os.environ.get("AIRKEN_CONCURRENCY", "2"))
-        return cls(TFLiteModel(source.path, instances=instances), source)
+        source = resolve_model()
+        try:
+            return cls(TFLiteModel(source.path, instances=instances), source)
+        except ModelUnreadable as err:
+            if source.source != "hub":
+                raise cannot_run(source, str(err)) from None
+            log.warning("%s; falling back", cannot_run(source, str(err)))
+        source = resolve_model(hub=False)
+        try:
+            return cls(TFLiteModel(source.path, instances=instances), source)
+        except ModelUnreadable as err:
+            raise cannot_run(source, str(err)) from None
 
     def predict(self, image: ImageSource, *, prior: PriorLike = None) -> Prediction:
         """Read one photo. ``prior``: the class prior of the place and hour (see airken.prior);

@@ -25,7 +25,9 @@ import gradio as gr
 from airken.classes import CLASSES, LABELS
 from airken.intake import ImageRejected, IntakeLimits, load_image
 from airken.measurements import places_markdown
+from airken.middleware import exception_handlers, middleware
 from airken.scene import haze_map
+from airken.uploads import NotAnUpload, sweep_untracked, uploaded_path
 
 if TYPE_CHECKING:
     from airken.predictor import Prediction, Predictor
@@ -105,13 +107,16 @@ INTRO = (
 
 
 def _path_of(image: Any) -> str:
-    """The uploaded file's path, from a FileData dict (events run with preprocess=False so
-    bad files reach our own decoder and its messages) or a plain path."""
-    if isinstance(image, dict):
-        image = image.get("path")
-    if not image:
+    """The real path of the uploaded file (or example) a request names, in whatever shape it
+    came (events run with preprocess=False so bad files reach our own decoder and its
+    messages); anything else is refused by airken.uploads' rule."""
+    try:
+        path = uploaded_path(image, EXAMPLES_DIR)
+    except NotAnUpload as err:
+        raise _user_error(err) from None
+    if path is None:
         raise gr.Error(NO_PHOTO, print_exception=False)
-    return str(image)
+    return path
 
 
 def _user_error(err: ImageRejected) -> gr.Error:
@@ -405,7 +410,7 @@ BATCH_HEADERS = ["file", "verdict", *LABELS, "notes"]
 def _batch_row(predictor: Predictor, path: str) -> list:
     name = Path(path).name
     try:
-        pred = predictor.predict(path)
+        pred = predictor.predict(uploaded_path(path, EXAMPLES_DIR))
     except ImageRejected as err:
         return [name, "error", None, None, None, str(err.args[0]) if err.args else "unreadable"]
     except Exception:
@@ -490,7 +495,7 @@ def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
                 log.warning("could not delete temp file %s: %s", path, err)
                 continue
             files.discard(path)
-    return removed
+    return removed + sweep_untracked(upload_root, keep, max_age_s, at_shutdown=max_age_s < 0)
 
 
 def _temp_sweeper(demo: gr.Blocks, every_s: int, max_age_s: int):
@@ -674,7 +679,8 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
         # only drops the oldest past this count. The page keeps nothing between events, so
         # a small cap bounds memory (default 10000: ~80 KB each, close to 1 GB) at no cost.
         state_session_capacity=_env_int("AIRKEN_SESSIONS", 200),
-        app_kwargs={"lifespan": _temp_sweeper(demo, every_s, max_age_s)},
+        app_kwargs={"lifespan": _temp_sweeper(demo, every_s, max_age_s), "middleware": middleware(),
+                    "exception_handlers": exception_handlers()},
     )
     options.update(kwargs)
     return demo.launch(**options)

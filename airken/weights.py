@@ -188,8 +188,9 @@ def write_manifest(
 # ---------------------------------------------------------------------------- resolve
 
 
-def resolve_model(*, bundled_dir: str | os.PathLike[str] | None = None) -> ModelSource:
-    """Pick the model file: explicit path, then the Hub, then the bundled copy (see module doc).
+def resolve_model(*, bundled_dir: str | os.PathLike[str] | None = None, hub: bool = True) -> ModelSource:
+    """Pick the model file: explicit path, then the Hub (unless hub=False), then the bundled
+    copy (see module doc).
 
     Raises ModelUnavailable (a RuntimeError) with a message saying what to do when no
     usable file is found.
@@ -206,12 +207,29 @@ def resolve_model(*, bundled_dir: str | os.PathLike[str] | None = None) -> Model
             f"The model manifest is broken ({e}). Reinstall airken, or set AIRKEN_MODEL_PATH to a model file."
         ) from e
 
-    settings = _hub_settings(manifest)
+    settings = _hub_settings(manifest) if hub else None
     if settings is not None:
         found = _from_hub(settings)
         if found is not None:
             return _log_choice(found)
     return _log_choice(_from_bundled(directory, manifest))
+
+
+def cannot_run(src: ModelSource, why: str) -> ModelUnavailable:
+    """The error for a file that passed every check here but that LiteRT cannot run: as for
+    a missing file, it says what to do (a Hub file gets the bundled copy instead: predictor)."""
+    if src.source == "local":
+        value = os.environ.get("AIRKEN_MODEL_PATH", str(src.path))
+        return ModelUnavailable(
+            f"AIRKEN_MODEL_PATH={value!r} is not a model LiteRT can run ({why}). Point it at a .tflite "
+            "model, or unset it to use the Hub or the bundled model."
+        )
+    if src.source == "bundled":
+        return ModelUnavailable(
+            f"The bundled model {src.path} cannot be run ({why}). Reinstall airken (from a clone: "
+            "`git lfs pull`), or set AIRKEN_MODEL_PATH to a .tflite model file."
+        )
+    return ModelUnavailable(f"The Hub model {src.repo_id}@{src.revision} cannot be run ({why}).")
 
 
 def _log_choice(src: ModelSource) -> ModelSource:

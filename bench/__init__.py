@@ -56,11 +56,12 @@ def ratio(a: float | None, b: float | None, digits: int = 2) -> float | None:
     return round(a / b, digits)
 
 
-def rss_mb(pid: int | str = "self") -> float | None:
-    """Resident set size of a process in MB, from /proc (None where there is no /proc)."""
+def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float | None:
+    """Resident set size of a process in MB (field="VmHWM": its peak so far), from /proc
+    (None where there is no /proc)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None

@@ -4,11 +4,19 @@
     python -m bench.load --concurrency 4 --duration 20
     python -m bench.load --soak 1000          # 1000 requests: server RSS and temp files before/after
     python -m bench.load --url http://127.0.0.1:7860/ --server-pid 1234
+    python -m bench.load --concurrency 8 --bad-share 0.25      # a quarter of the requests are hostile files
+    python -m bench.load --concurrency 2 --slow-clients 2 --slow-set heavy   # and two clients streaming heavy files
 
 Each client is a separate process speaking plain HTTP (upload, call, read the event stream):
 gradio_client spends ~70 ms of client CPU per call and would measure itself. Photos are
 generated 640x480 sky-like JPEG/PNG images, each request's bytes made unique so that
 Gradio's upload cache cannot deduplicate them. Only 127.0.0.1 is ever contacted.
+
+Hostile files (tests/hostile.py's corpus, built into a temp folder) can be mixed in: a
+share of every client's requests (--bad-share), and separate clients that send nothing but
+slow files (--slow-clients, --slow-set). Latency and errors are then reported for the good
+photos alone; a hostile file counts as answered when it gets a verdict or a refusal with a
+message, and as an error otherwise.
 
 Prints one summary line and a JSON object (also written with --json-out).
 """
@@ -35,6 +43,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -94,12 +103,55 @@ def photo_pool(seed: int, n: int = 6) -> list[tuple[str, bytes]]:
 # ------------------------------------------------------------------ one client
 
 
+# Files issue #12 found slow (seconds to a minute each), and the costliest files still read.
+SLOW_SETS = {
+    "issue": ("jpeg-2000-scans.jpg", "tiff-100k-pages.tif", "jpeg-7m-app.jpg", "png-2m-chunks.png",
+              "gif-5m-extensions.gif", "png-rgba16-59mp.png", "ico-81mp.ico"),
+    "heavy": ("png-rgba16-50mp.png", "tiff-deflate-49mp.tif", "jpeg-progressive-420-59mp.jpg",
+              "jpeg-64-scans.jpg", "bmp-rle8-49mp.bmp"),
+}
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """Hostile files in the load: `share` of each client's requests drawn from `paths`, and
+    `slow_clients` more clients that send `slow_paths` in turn until the others are done."""
+
+    paths: tuple[str, ...] = ()
+    share: float = 0.0
+    slow_paths: tuple[str, ...] = ()
+    slow_clients: int = 0
+
+
 @dataclass
 class ClientResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
+    hostile_latencies_ms: list[float] = field(default_factory=list)
+    hostile_answered: int = 0
+    hostile_errors: int = 0
+    hostile_error_samples: list[str] = field(default_factory=list)
+
+    def hostile(self, api: GradioHTTP, path: str) -> None:
+        """Send one hostile file: a verdict or a refusal with a message is an answer."""
+        name = Path(path).name
+        t0 = time.perf_counter()
+        try:
+            event, payload = api.call("predict", [{"path": api.upload(name, Path(path).read_bytes()),
+                                                   "orig_name": name, "meta": {"_type": "gradio.FileData"}}])
+            answered = event == "complete" or (event == "error" and bool(payload.get("error")))
+            why = f"{name}: {event} {str(payload)[:150]}"
+        except Exception as err:  # counted and sampled, the run goes on
+            answered, why = False, f"{name}: {type(err).__name__}: {err}"[:300]
+        self.hostile_latencies_ms.append((time.perf_counter() - t0) * 1000)
+        if answered:
+            self.hostile_answered += 1
+        else:
+            self.hostile_errors += 1
+            if len(self.hostile_error_samples) < 3:
+                self.hostile_error_samples.append(why)
 
 
 class GradioHTTP:
@@ -111,14 +163,17 @@ class GradioHTTP:
         self.prefix = api_prefix.rstrip("/")
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
 
+    def _reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+
     def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         for attempt in (0, 1):  # a kept-alive connection may have been closed by the server
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
                 return self.conn.getresponse()
             except (ConnectionError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
+                self._reconnect()
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -138,15 +193,23 @@ class GradioHTTP:
 
     def predict(self, server_path: str, name: str) -> dict:
         file_data = {"path": server_path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-        resp = self._request("POST", f"{self.prefix}/call/predict", json.dumps({"data": [file_data]}).encode(),
+        event, payload = self.call("predict", [file_data])
+        if event != "complete":
+            raise RuntimeError(f"app {event}: {str(payload)[:200]}")
+        return payload[0]
+
+    def call(self, api_name: str, data: list) -> tuple[str, Any]:
+        """POST /call/<api_name> and read its event stream to the end: ("complete", outputs),
+        ("error", {"error": message or None, ...}), or ("http <status>", body)."""
+        resp = self._request("POST", f"{self.prefix}/call/{api_name}", json.dumps({"data": data}).encode(),
                              {"Content-Type": "application/json"})
         text = resp.read()
         if resp.status != 200:
-            raise RuntimeError(f"call HTTP {resp.status}: {text[:200]!r}")
+            return f"http {resp.status}", text.decode("utf-8", "replace")
         event_id = json.loads(text)["event_id"]
-        resp = self._request("GET", f"{self.prefix}/call/predict/{event_id}")
+        resp = self._request("GET", f"{self.prefix}/call/{api_name}/{event_id}")
         if resp.status != 200:
-            raise RuntimeError(f"stream HTTP {resp.status}: {resp.read()[:200]!r}")
+            return f"http {resp.status}", resp.read().decode("utf-8", "replace")
         event = None
         for _ in range(10_000):  # bounded: heartbeats, then one final event
             line = resp.readline()
@@ -156,16 +219,38 @@ class GradioHTTP:
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
             elif line.startswith("data:") and event in ("complete", "error"):
-                data = line.split(":", 1)[1].strip()
+                payload = json.loads(line.split(":", 1)[1].strip())
                 resp.read()  # drain so the connection can be reused
-                if event == "error":
-                    raise RuntimeError(f"app error: {data[:200]}")
-                return json.loads(data)[0]
+                return event, payload
         raise RuntimeError("event stream ended without a result")
+
+    def join(self, fn_index: int, data: list) -> tuple[str, Any]:
+        """What the page does: POST /queue/join for event fn_index in a new session, then
+        read the session's stream: ("complete", outputs), ("error", output), or ("http <status>", body)."""
+        session = uuid.uuid4().hex[:11]
+        body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+        resp = self._request("POST", f"{self.prefix}/queue/join", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+        text = resp.read()
+        if resp.status != 200:
+            return f"http {resp.status}", text.decode("utf-8", "replace")
+        resp = self._request("GET", f"{self.prefix}/queue/data?session_hash={session}")
+        for _ in range(10_000):
+            line = resp.readline()
+            if not line:
+                break
+            if line.startswith(b"data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    self._reconnect()  # the session's stream stays open: leave it
+                    output = msg.get("output") or {}
+                    return ("complete", output.get("data")) if msg.get("success") else ("error", output)
+        raise RuntimeError("queue stream ended without a result")
 
 
 def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_requests: int,
-                counter, out: mp.Queue) -> None:
+                counter, out: mp.Queue, hostile: Hostile = Hostile()) -> None:
+    """Good photos (a share of them swapped for hostile files) until the counter runs out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pool = photo_pool(seed)
     api = GradioHTTP(url, api_prefix)
@@ -178,6 +263,9 @@ def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_reque
             if counter.value <= 0:
                 break
             counter.value -= 1
+        if hostile.paths and rnd.random() < hostile.share:
+            result.hostile(api, rnd.choice(hostile.paths))
+            continue
         ext, data = pool[rnd.randrange(len(pool))]
         name = f"sky-{seed}-{i}.{ext}"
         t0 = time.perf_counter()
@@ -194,31 +282,40 @@ def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_reque
     out.put(result.__dict__)
 
 
+def slow_loop(url: str, api_prefix: str, seed: int, deadline: float, stop, out: mp.Queue,
+              paths: tuple[str, ...]) -> None:
+    """Nothing but slow files, one after another, until `stop` is set."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    api = GradioHTTP(url, api_prefix)
+    result = ClientResult()
+    k = seed
+    while not stop.is_set() and time.monotonic() < deadline:
+        result.hostile(api, paths[k % len(paths)])
+        k += 1
+    out.put(result.__dict__)
+
+
 def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, total: int,
-                on_tick=None, tick_s: float = 5.0) -> dict:
+                on_tick=None, tick_s: float = 5.0, hostile: Hostile = Hostile()) -> dict:
     counter = mp.Value("i", total)
     out: mp.Queue = mp.Queue()
+    slow_out: mp.Queue = mp.Queue()
+    stop = mp.Event()
     deadline = time.monotonic() + duration_s
     procs = [
-        mp.Process(target=client_loop, args=(url, api_prefix, 1000 + k, deadline, total, counter, out))
+        mp.Process(target=client_loop, args=(url, api_prefix, 1000 + k, deadline, total, counter, out, hostile))
         for k in range(concurrency)
     ]
+    slow = [mp.Process(target=slow_loop, args=(url, api_prefix, k, deadline, stop, slow_out, hostile.slow_paths))
+            for k in range(hostile.slow_clients if hostile.slow_paths else 0)]
     t0 = time.perf_counter()
-    for p in procs:
+    for p in slow + procs:
         p.start()
-    results: list[dict] = []
-    give_up = time.monotonic() + duration_s + CALL_TIMEOUT_S * 2
-    while len(results) < len(procs) and time.monotonic() < give_up:
-        try:
-            results.append(out.get(timeout=tick_s))
-        except queue.Empty:
-            pass
-        if on_tick is not None:
-            on_tick()
-    if len(results) < len(procs):
-        raise RuntimeError(f"{len(procs) - len(results)} client(s) never reported")
+    results = _collect(out, len(procs), duration_s, on_tick, tick_s)
     wall = time.perf_counter() - t0
-    for p in procs:
+    stop.set()
+    slow_results = _collect(slow_out, len(slow), 0, None, tick_s)
+    for p in procs + slow:
         p.join(timeout=10)
     lat = sorted(x for r in results for x in r["latencies_ms"])
     errors = sum(r["errors"] for r in results)
@@ -226,7 +323,7 @@ def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, 
     for r in results:
         for k, v in r["labels"].items():
             labels[k] = labels.get(k, 0) + v
-    return {
+    stats = {
         "concurrency": concurrency,
         "wall_s": round(wall, 2),
         "requests": len(lat),
@@ -236,6 +333,35 @@ def run_clients(url: str, api_prefix: str, concurrency: int, duration_s: float, 
         "latency_ms": _percentiles(lat),
         "labels": labels,
     }
+    if hostile.paths and hostile.share:
+        stats["hostile_mixed_in"] = _hostile_stats(results)
+    if slow:
+        stats["slow_clients"] = {"clients": len(slow), "files": [Path(p).name for p in hostile.slow_paths],
+                                 **_hostile_stats(slow_results)}
+    return stats
+
+
+def _collect(out: mp.Queue, expected: int, duration_s: float, on_tick, tick_s: float) -> list[dict]:
+    results: list[dict] = []
+    give_up = time.monotonic() + duration_s + CALL_TIMEOUT_S * 2
+    while len(results) < expected and time.monotonic() < give_up:
+        try:
+            results.append(out.get(timeout=tick_s))
+        except queue.Empty:
+            pass
+        if on_tick is not None:
+            on_tick()
+    if len(results) < expected:
+        raise RuntimeError(f"{expected - len(results)} client(s) never reported")
+    return results
+
+
+def _hostile_stats(results: list[dict]) -> dict:
+    lat = sorted(x for r in results for x in r["hostile_latencies_ms"])
+    return {"requests": len(lat), "answered": sum(r["hostile_answered"] for r in results),
+            "errors": sum(r["hostile_errors"] for r in results),
+            "error_samples": [s for r in results for s in r["hostile_error_samples"]][:5],
+            "latency_ms": _percentiles(lat)}
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -267,17 +393,21 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         conn.close()
 
 
-def start_server(temp_dir: Path, max_age_s: int | None) -> tuple[subprocess.Popen, str, float]:
-    """app.py on a free 127.0.0.1 port; returns (process, url, seconds to first page)."""
+def start_server(temp_dir: Path, max_age_s: int | None,
+                 launcher: list[str] | None = None) -> tuple[subprocess.Popen, str, float]:
+    """app.py (or `launcher`, given --host and --port) on a free 127.0.0.1 port; returns
+    (process, url, seconds to first page)."""
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(temp_dir / "uploads"),
            "GRADIO_EXAMPLES_CACHE": str(temp_dir / "examples"), "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "AIRKEN_LOG_LEVEL": "WARNING"}
     if max_age_s:
         env["AIRKEN_TEMP_MAX_AGE_S"] = str(max_age_s)
+    temp_dir.mkdir(parents=True, exist_ok=True)
     log = open(temp_dir / "server.log", "w")  # noqa: SIM115 - closed with the process
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+    command = launcher or [sys.executable, str(ROOT / "app.py")]
+    proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - t0 < START_TIMEOUT_S:
@@ -334,8 +464,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=0.0,
                    help="soak: seconds to wait after the last request before counting files again")
     p.add_argument("--warmup", type=int, default=8)
+    p.add_argument("--bad-share", type=float, default=0.0,
+                   help="this share of the requests sends a file of tests/hostile.py's corpus instead")
+    p.add_argument("--slow-clients", type=int, default=0, help="more clients that send only slow files")
+    p.add_argument("--slow-set", choices=sorted(SLOW_SETS), default="issue",
+                   help="issue: what issue #12 found slow; heavy: the costliest files still read")
     p.add_argument("--json-out", type=Path)
     return p.parse_args(argv)
+
+
+def hostile_mix(args: argparse.Namespace, folder: Path) -> Hostile:
+    if not (args.bad_share or args.slow_clients):
+        return Hostile()
+    from bench.hostile import hostile_corpus
+
+    paths = {c.name: str(c.path) for c in hostile_corpus(folder)}
+    return Hostile(paths=tuple(paths.values()), share=args.bad_share,
+                   slow_paths=tuple(paths[name] for name in SLOW_SETS[args.slow_set]), slow_clients=args.slow_clients)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             report["first_page_s"] = round(first_page_s, 2)
         prefix = api_prefix_of(url)
         report.update(url=url, api_prefix=prefix)
+        hostile = hostile_mix(args, work / "hostile")
         if args.warmup:
             run_clients(url, prefix, 1, 60, args.warmup)
         before = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
@@ -364,13 +510,13 @@ def main(argv: list[str] | None = None) -> int:
             def sample() -> None:
                 samples.append((round(time.monotonic() - t_start, 1), rss_mb(pid), count_files(uploads)))
 
-            stats = run_clients(url, prefix, args.concurrency, 24 * 3600, args.soak, on_tick=sample)
+            stats = run_clients(url, prefix, args.concurrency, 24 * 3600, args.soak, on_tick=sample, hostile=hostile)
             report["samples_s_rss_mb_files"] = samples
             if args.settle:  # let the server's delete_cache sweep run, then count again
                 report["temp_files_at_last_request"] = count_files(uploads)
                 time.sleep(args.settle)
         else:
-            stats = run_clients(url, prefix, args.concurrency, args.duration, 10**9)
+            stats = run_clients(url, prefix, args.concurrency, args.duration, 10**9, hostile=hostile)
         after = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
         report.update(stats)
         if before["cpu_s"] is not None and after["cpu_s"] is not None and stats["requests"]:
@@ -396,12 +542,18 @@ def main(argv: list[str] | None = None) -> int:
                  f"temp files {report.get('temp_files_before')} -> {report.get('temp_files_after')}")
     if "first_page_s" in report:
         line += f"; first page {report['first_page_s']} s after start"
+    for key, what in (("hostile_mixed_in", "hostile mixed in"), ("slow_clients", "slow clients")):
+        if key in report:
+            h = report[key]
+            line += (f"; {what}: {h['requests']} sent, {h['answered']} answered, {h['errors']} errors, "
+                     f"p95 {h['latency_ms'].get('p95')} ms")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
     print(line)
     print(json.dumps(report, indent=2))
-    return 1 if report["errors"] else 0
+    hostile_errors = sum(report.get(k, {}).get("errors", 0) for k in ("hostile_mixed_in", "slow_clients"))
+    return 1 if report["errors"] or hostile_errors else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,61 @@ def app_url(tmp_path_factory):
     yield url
     demo.close()
     mp.undo()
+
+
+REPO_ROOT = TESTS_DIR.parent
+
+
+class AppServer:
+    """app.py in a child process on a free 127.0.0.1 port, its uploads in `folder`/uploads.
+
+    With `audit`, the child runs under tests/audited_app.py, which logs every file it opens
+    or lists under those folders to `audit_log` (read with `audited()`).
+    """
+
+    def __init__(self, folder: Path, audit: list[Path] | None = None, **env: str):
+        self.folder = folder
+        self.uploads = folder / "uploads"
+        self.log_path = folder / "app.log"
+        self.audit_log = folder / "audit.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        extra = {"GRADIO_TEMP_DIR": str(self.uploads), "GRADIO_EXAMPLES_CACHE": str(folder / "examples"),
+                 "AIRKEN_LOG_LEVEL": "WARNING", **env}
+        command = [sys.executable, "app.py"]
+        if audit:
+            command = [sys.executable, str(TESTS_DIR / "audited_app.py")]
+            extra.update(AIRKEN_AUDIT_DIR=os.pathsep.join(map(str, audit)), AIRKEN_AUDIT_LOG=str(self.audit_log))
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(self.port)],
+                                         cwd=REPO_ROOT, env=offline_env(**extra), stdout=log,
+                                         stderr=subprocess.STDOUT)
+
+    def wait_until_up(self, timeout: float = 90) -> AppServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}: {self.log()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.url} did not answer within {timeout} s")
+
+    def stop(self) -> int:
+        """SIGTERM, as a container stop sends it; the app shuts down cleanly on it."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def audited(self) -> list[str]:
+        return self.audit_log.read_text().splitlines() if self.audit_log.exists() else []

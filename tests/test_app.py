@@ -103,7 +103,9 @@ class _Broken:
         raise RuntimeError("internal detail that must not reach the visitor")
 
 
-def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path):
+def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # an upload, as far as the page can tell
+    (tmp_path / "x.jpg").write_bytes(SKY.read_bytes())
     with pytest.raises(gr.Error) as err:
         ui._run(_Broken(), str(tmp_path / "x.jpg"))
     assert err.value.message == ui.GENERIC_ERROR

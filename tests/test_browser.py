@@ -112,3 +112,28 @@ def test_broken_file_shows_message_not_spinner(browser, app_url, tmp_path):
     assert "Traceback" not in page.inner_text("body")
     assert page.locator(VERDICT).count() == 0
     page.close()
+
+
+def test_page_runs_under_its_content_security_policy(browser, app_url):
+    """The CSP of airken.middleware blocks nothing the page needs: upload, verdict, haze map,
+    an example, the About tab."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.set_default_timeout(TIMEOUT_MS)
+    blocked = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda err: blocked.append(str(err)))
+    response = page.goto(app_url)
+    assert "frame-ancestors" in (response.headers.get("content-security-policy") or "")
+    page.wait_for_selector("#ak-photo input[type=file]", state="attached")
+    _upload_and_wait(page, EXAMPLES / "clear-mountains-picos-de-europa.jpg")
+    page.get_by_text("Storm clouds").click()
+    page.wait_for_timeout(1000)
+    page.get_by_role("tab", name="About").click()
+    page.wait_for_timeout(500)
+    assert blocked == []
+    # The policy is enforced, and this listener would have seen it: a script from elsewhere is refused.
+    page.evaluate("""() => { const s = document.createElement('script');
+        s.src = 'https://cdn.example.invalid/x.js'; document.head.appendChild(s); }""")
+    page.wait_for_timeout(500)
+    assert any("cdn.example.invalid" in text for text in blocked), blocked
+    page.close()

@@ -42,9 +42,13 @@ import json, logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
 started = time.monotonic()
-from airken.weights import resolve_model
 try:
-    src = resolve_model(bundled_dir=Path(sys.argv[1]))
+    if sys.argv[2:] == ["load"]:  # what the app and the CLI do at start (bundled: AIRKEN_BUNDLED_DIR)
+        from airken.predictor import Predictor
+        src = Predictor.load(instances=1).source
+    else:
+        from airken.weights import resolve_model
+        src = resolve_model(bundled_dir=Path(sys.argv[1]))
     out = {**src.to_dict(), "path": str(src.path)}
 except RuntimeError as e:
     out = {"error": str(e), "type": type(e).__name__}
@@ -98,8 +102,9 @@ def hf_home(tmp_path: Path) -> Path:
     return tmp_path / "hf"
 
 
-def run_resolve(bundled_dir: Path, hf_home: Path, endpoint: str, **env: str) -> Run:
-    """resolve_model() in a fresh interpreter with only the HF/Airken settings given here."""
+def run_resolve(bundled_dir: Path, hf_home: Path, endpoint: str, load: bool = False, **env: str) -> Run:
+    """resolve_model() (with load, Predictor.load()) in a fresh interpreter with only the
+    HF/Airken settings given here."""
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -118,7 +123,7 @@ def run_resolve(bundled_dir: Path, hf_home: Path, endpoint: str, **env: str) -> 
     )
     clean.update(env)
     proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(bundled_dir)],
+        [sys.executable, "-c", _SCRIPT, str(bundled_dir), *(["load"] if load else [])],
         cwd=REPO_ROOT,
         env=clean,
         capture_output=True,
@@ -369,3 +374,63 @@ def test_manifest_round_trip_and_validation(tmp_path):
     (directory / "manifest.json").write_text("{not json")
     with pytest.raises(ValueError, match="JSON"):
         read_manifest(directory)
+
+
+# ---------------------------------------------------------------------------- files LiteRT cannot run
+
+REAL_MODEL = REPO_ROOT / "airken" / "models" / FILE
+
+
+def broken_copies(folder: Path) -> dict[str, Path]:
+    """The real model as a text file, empty, cut in half, and with a damaged header."""
+    real = REAL_MODEL.read_bytes()
+    header = bytearray(real)
+    header[4:8] = b"XXXX"  # the TFL3 file identifier
+    header[8:64] = bytes(56)
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = {"text": b"not a model\n" * 10, "empty": b"", "truncated": real[: len(real) // 2],
+              "header": bytes(header)}
+    for name, data in copies.items():
+        (folder / f"{name}.tflite").write_bytes(data)
+    return {name: folder / f"{name}.tflite" for name in copies}
+
+
+@pytest.mark.parametrize("damage", ["text", "empty", "truncated", "header"])
+def test_explicit_file_litert_cannot_run_is_an_error_like_a_missing_one(tmp_path, no_hub, damage):
+    from airken.predictor import Predictor
+
+    no_hub.setenv("AIRKEN_MODEL_PATH", str(broken_copies(tmp_path)[damage]))
+    with pytest.raises(ModelUnavailable) as err:
+        Predictor.load(instances=1)
+    message = str(err.value)
+    assert "AIRKEN_MODEL_PATH" in message and "not a model LiteRT can run" in message and "unset it" in message
+    assert "\n" not in message
+
+
+def test_bundled_file_litert_cannot_run_says_reinstall(tmp_path, no_hub):
+    from airken.predictor import Predictor
+
+    bundled = make_bundled(tmp_path / "models", data=broken_copies(tmp_path / "b")["truncated"].read_bytes())
+    no_hub.setenv("AIRKEN_BUNDLED_DIR", str(bundled))
+    with pytest.raises(ModelUnavailable, match="Reinstall airken"):
+        Predictor.load(instances=1)
+
+
+def test_hub_file_litert_cannot_run_gives_way_to_the_bundled_copy(tmp_path, hub, hf_home):
+    commit = hub.add_commit(REPO, {FILE: V1})  # passes its sha256 check, but is no model
+    bundled = make_bundled(tmp_path / "models", pin=(REPO, commit, _sha(V1)), data=REAL_MODEL.read_bytes())
+    run = run_resolve(bundled, hf_home, hub.endpoint, load=True, AIRKEN_BUNDLED_DIR=str(bundled))
+    assert run.source == "bundled", run.log
+    assert "cannot be run" in run.log and "falling back" in run.log
+
+
+@pytest.mark.parametrize("command", [["-m", "airken", "predict", "assets/examples/clear-kite.jpg"],
+                                     ["app.py", "--port", "0"]], ids=["cli", "app"])
+def test_broken_explicit_file_stops_cleanly(tmp_path, command):
+    from conftest import offline_env
+
+    env = offline_env(AIRKEN_MODEL_PATH=str(broken_copies(tmp_path)["truncated"]))
+    done = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=SCENARIO_TIMEOUT_S)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "AIRKEN_MODEL_PATH" in done.stderr
