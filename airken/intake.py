@@ -21,6 +21,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
+from airken import settings
+
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms
 except ImportError:  # pragma: no cover
@@ -58,41 +60,22 @@ class ImageRejected(ValueError):
     """A file we will not read. ``args[0]`` is a short message a person can act on."""
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        log.warning("Ignoring %s=%r: not a number, using %d", name, raw, default)
-        return default
-    if value <= 0:
-        log.warning("Ignoring %s=%r: must be positive, using %d", name, raw, default)
-        return default
-    return value
-
-
 @dataclass(frozen=True)
 class IntakeLimits:
     """What load_image accepts. max_aspect is long side / short side (a 30000x10 strip is
     not a photo of the sky; phone panoramas stay under 8:1)."""
 
-    max_bytes: int = 30 * 1024 * 1024
-    max_pixels: int = 60_000_000
-    min_side: int = 32
+    max_bytes: int = settings.DEFAULTS.max_bytes
+    max_pixels: int = settings.DEFAULTS.max_pixels
+    min_side: int = settings.DEFAULTS.min_side
     work_size: int = 448  # 12 MP phone photos (4032 px) then decode at 1/8 scale (504 px)
     max_aspect: float = 8.0
 
     @classmethod
     def from_env(cls) -> IntakeLimits:
         """Defaults overridden by AIRKEN_MAX_BYTES, AIRKEN_MAX_PIXELS, AIRKEN_MIN_SIDE."""
-        base = cls()
-        return cls(
-            max_bytes=_env_int("AIRKEN_MAX_BYTES", base.max_bytes),
-            max_pixels=_env_int("AIRKEN_MAX_PIXELS", base.max_pixels),
-            min_side=_env_int("AIRKEN_MIN_SIDE", base.min_side),
-        )
+        env = settings.current()
+        return cls(max_bytes=env.max_bytes, max_pixels=env.max_pixels, min_side=env.min_side)
 
 
 @dataclass(frozen=True)

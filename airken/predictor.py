@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from airken import settings
+from airken.calibration import Calibration
 from airken.classes import CLASSES, LABELS
 from airken.fusion import Fusion
 from airken.intake import IntakeLimits, Photo, read_photo
@@ -83,7 +85,7 @@ class Predictor:
     @classmethod
     def load(cls, instances: int | None = None) -> Predictor:
         source = resolve_model()
-        instances = instances or int(os.environ.get("AIRKEN_CONCURRENCY", "2"))
+        instances = instances or settings.current().concurrency
         return cls(TFLiteModel(source.path, instances=instances), source)
 
     def predict(self, image: ImageSource) -> Prediction:
@@ -144,32 +146,6 @@ class Predictor:
     def about(self) -> dict:
         """Where the model came from and what was measured on it (its metrics.json)."""
         return {"model": self.source.to_dict(), "metrics": self.metrics}
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Temperature scaling and the "uncertain" threshold fitted on validation days by the
-    training pipeline (metrics.json "calibration"); identity when the model has none."""
-
-    temperature: float = 1.0
-    uncertain_below: float = 0.0
-
-    @classmethod
-    def from_metrics(cls, metrics: dict) -> Calibration:
-        cal = metrics.get("calibration") or {}
-        try:
-            return cls(float(cal.get("temperature", 1.0)), float(cal.get("uncertain_below", 0.0)))
-        except (TypeError, ValueError):
-            log.warning("ignoring malformed calibration in metrics.json: %r", cal)
-            return cls()
-
-    def apply(self, probs: np.ndarray) -> np.ndarray:
-        """softmax(log p / T): same class, better-calibrated confidence."""
-        if self.temperature == 1.0:
-            return probs
-        logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
-        e = np.exp(logits - logits.max())
-        return (e / e.sum()).astype(np.float32)
 
 
 def _fusion(metrics: dict) -> Fusion | None:
