@@ -87,6 +87,7 @@ class Photo:
     taken_at: datetime | None = None  # EXIF DateTimeOriginal (aware when OffsetTimeOriginal is present)
     latitude: float | None = None  # EXIF GPS, decimal degrees
     longitude: float | None = None
+    format: str | None = None  # Pillow's name of the file format ("JPEG", "HEIF", ...)
 
 
 def load_image(source: Source, limits: IntakeLimits | None = None) -> Image.Image:
@@ -109,12 +110,14 @@ def read_photo(source: Source, limits: IntakeLimits | None = None) -> Photo:
     raise TypeError(f"load_image needs bytes, a path or a binary file, not {type(source).__name__}")
 
 
-def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
+def too_big_message(size: int, limits: IntakeLimits) -> str:
     mb = limits.max_bytes / (1024 * 1024)
-    return ImageRejected(
-        f"The file is too large ({size / (1024 * 1024):.1f} MB, limit {mb:.0f} MB): "
-        "upload a smaller copy of the photo."
-    )
+    return (f"The file is too large ({size / (1024 * 1024):.1f} MB, limit {mb:.0f} MB): "
+            "upload a smaller copy of the photo.")
+
+
+def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
+    return ImageRejected(too_big_message(size, limits))
 
 
 def _bounded_bytes(data: bytes, limits: IntakeLimits) -> io.BytesIO:
@@ -236,7 +239,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             f"This image uses a colour format we cannot read ({upright.mode}): "
             "upload it as JPEG or PNG."
         ) from None
-    return Photo(_shrink(rgb, limits.work_size))
+    return Photo(_shrink(rgb, limits.work_size), format=im.format)
 
 
 def _too_many_pixels_msg(limits: IntakeLimits) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from airken import settings
 from airken.calibration import Calibration
-from airken.classes import CLASSES, LABELS
+from airken.classes import CLASSES, LABELS, UNSURE_WARNING
 from airken.fusion import Fusion
 from airken.intake import IntakeLimits, Photo, read_photo
 from airken.model import TFLiteModel
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 REFUSED_HEADLINE = "Can't read the air from this photo"
 BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
-UNCERTAIN_WARNING = ("The model is unsure about this photo: the classes are close. Treat the verdict "
-                     "as a rough hint.")
 
 ImageSource = bytes | str | os.PathLike | BinaryIO
 
@@ -59,7 +57,15 @@ class Prediction:
         return self.label is None
 
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "photo"}
+        """The one serialisation of a Prediction: the API returns it, the CLI prints it with the path."""
+        return {name: _plain(getattr(self, name)) for name in self.serialised_fields()}
+
+    @classmethod
+    def serialised_fields(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name not in _UNSERIALISED]
+
+
+_UNSERIALISED = {"photo"}  # in-memory only: the decoded image is no business of a JSON reader
 
 
 def _plain(value):
@@ -113,7 +119,7 @@ class Predictor:
         confidence = float(probs.max())
         uncertain = confidence < self.calibration.uncertain_below
         if uncertain:
-            warnings = [*warnings, UNCERTAIN_WARNING]
+            warnings = [*warnings, UNSURE_WARNING]
         return Prediction(
             label=best.name,
             probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},
