@@ -20,8 +20,11 @@ from typing import BinaryIO
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from pillow_heif.as_plugin import HeifImageFile
 
 from airken import settings
+from airken.preprocess import MODEL_INPUT_SIZE
+from airken.scene import CHECK_SIZE
 
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms
@@ -280,6 +283,13 @@ def _load_first_frame(im: Image.Image, limits: IntakeLimits) -> None:
         if scale < 1:
             # draft keeps both sides >= the request, so _shrink only ever shrinks.
             im.draft("RGB", (math.ceil(im.size[0] * scale), math.ceil(im.size[1] * scale)))
+    elif isinstance(im, HeifImageFile):
+        # iPhones store a 320 px thumbnail beside the 12 MP image: draft picks the smallest
+        # stored copy that still covers what the checks and the model read (else the full image).
+        w, h = im.size
+        scale = max(CHECK_SIZE / max(w, h), MODEL_INPUT_SIZE / min(w, h))
+        if scale < 1:
+            im.draft("RGB", (int(w * scale), int(h * scale)))
     im.load()  # forces the full decode here, so truncation raises inside our handler
 
 
