@@ -306,13 +306,11 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
                                  columns=4, height="auto", allow_preview=False, interactive=False, buttons=[],
                                  elem_id="ak-examples")
 
-        def read_example(evt: gr.SelectData) -> tuple:
-            path = examples[evt.index]
-            return (*tab.read(path)[:-1], path)
+        def pick_example(evt: gr.SelectData) -> tuple:  # only the first event of a chain gets evt
+            return (*tab.cleared(render.pending_card())[:-1], examples[evt.index])
 
-        gallery.select(lambda: tab.cleared(render.pending_card()), outputs=outputs, queue=False,
-                       api_visibility="private").then(read_example, outputs=outputs, api_visibility="private",
-                                                      **model_events)
+        gallery.select(pick_example, outputs=outputs, queue=False, api_visibility="private").then(
+            tab.read, inputs=tab.image, outputs=outputs, preprocess=False, api_visibility="private", **model_events)
     # The public endpoint. A hidden button gives it an event without adding to the page.
     gr.Button(visible=False).click(lambda image: _api_predict(predictor, image), inputs=photo_input(),
                                    outputs=prediction_output(),
