@@ -18,7 +18,7 @@ _JSON_TYPES = {str: "string", float: "number", int: "integer", bool: "boolean", 
 def photo_input() -> gr.Image:
     """A hidden image input whose API example is one of the app's sky photos, not Gradio's bus.
     (Methods are set on the instance: a gr.Image subclass would make Gradio write a .pyi stub.)"""
-    component = gr.Image(type="filepath", visible=False)
+    component = gr.Image(type="filepath", visible=False, label="Photo of the sky")
     component.example_payload = lambda: handle_file(EXAMPLE_PHOTO)
     component.example_value = lambda: EXAMPLE_PHOTO
     return component
@@ -28,7 +28,7 @@ def prediction_output() -> gr.JSON:
     """A hidden JSON output that tells API callers the shape of Prediction.to_dict()."""
     from airken.predictor import Prediction
 
-    component = gr.JSON(visible=False)
+    component = gr.JSON(visible=False, label="Prediction")
     component.api_info = lambda: prediction_schema(Prediction)
     return component
 

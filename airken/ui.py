@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import html
 import logging
-import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,9 +67,11 @@ HAZE_HOW_TO = (
     "distant buildings, hills and the horizon."
 )
 
-# In the page: the verdict is a live region; images get their alt text; a file over the
-# upload cap is stopped before Gradio's own upload (whose error is a bare toast) and its
-# box's hidden button is clicked instead, which puts the app's message in the page.
+# In the page: the verdict is a live region; images get their alt text; the API page's MCP
+# tab is hidden (no MCP server: it would add packages and fetch any URL a caller names); a
+# file over the upload cap is stopped before Gradio's own upload (whose error is a bare
+# toast) and its box's hidden button is clicked instead, which puts the app's message in
+# the page.
 PAGE_JS = """() => {
   const cap = %(max_bytes)d;
   const boxes = {'ak-photo': 'ak-photo-too-big', 'ak-batch-files': 'ak-batch-too-big'};
@@ -87,6 +88,10 @@ PAGE_JS = """() => {
     document.querySelectorAll('#ak-examples button[aria-label^="Thumbnail"]').forEach(btn => {
       const caption = btn.innerText.trim();
       if (caption) { btn.setAttribute('aria-label', caption); btn.querySelectorAll('img').forEach(i => i.alt = ''); }
+    });
+    // The API page's MCP tab: this app does not serve MCP (it would fetch URLs it is given).
+    document.querySelectorAll('.snippets li').forEach(li => {
+      if (li.textContent.trim() === 'MCP') li.style.display = 'none';
     });
   }).observe(document.body, {childList: true, subtree: true});
   const refuse = (ev, files) => {
@@ -412,6 +417,4 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
         app_kwargs={"lifespan": sweeper.lifespan(demo, every_s, max_age_s)},
     )
     options.update(kwargs)
-    if "GRADIO_MCP_SERVER" not in os.environ:
-        options.setdefault("mcp_server", False)
     return demo.launch(**options)

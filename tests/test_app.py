@@ -11,6 +11,7 @@ os.environ.setdefault("AIRKEN_HUB", "0")
 import csv  # noqa: E402
 import dataclasses  # noqa: E402
 import html  # noqa: E402
+import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -61,11 +62,19 @@ def test_api_reads_a_sky_photo(client):
     assert result["model"]["sha256"]
 
 
-def test_api_matches_the_cli_result(client):
-    result = client.predict(handle_file(str(SKY)), api_name="/predict")
-    direct = get_predictor().predict(SKY).to_dict()
-    for key in ("label", "probabilities", "headline", "advice", "plan", "warnings", "model"):
-        assert result[key] == direct[key]
+def test_api_and_the_real_cli_give_one_json(client):
+    """One serialisation: the CLI's line is the API's answer with the path in front."""
+    from conftest import offline_env
+
+    for photo in (SKY, NIGHT):
+        result = client.predict(handle_file(str(photo)), api_name="/predict")
+        done = subprocess.run([sys.executable, "-m", "airken", "predict", "--json", str(photo)], cwd=ROOT,
+                              env=offline_env(), capture_output=True, text=True, timeout=120)
+        line = json.loads(done.stdout)
+        assert line.pop("path") == str(photo)
+        assert set(line) == set(result)
+        line.pop("timings_ms"), result.pop("timings_ms")
+        assert line == result
 
 
 def test_api_refuses_a_night_photo_with_advice(client):

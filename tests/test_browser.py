@@ -122,6 +122,17 @@ def test_a_reading_is_accessible_and_fits(browser, app_url, viewport, name):
     page.close()
 
 
+def test_api_page_shows_a_sky_example_and_no_mcp_tab(browser, app_url):
+    page = _open(browser, app_url, LAPTOP)
+    page.get_by_text("Use via API").click()
+    page.get_by_text("API name: /predict").first.wait_for()
+    body = page.inner_text("body")
+    assert "clear-mountains-picos-de-europa.jpg" in body and "uncertain: bool" in body
+    tabs = {li.inner_text().strip(): li.is_visible() for li in page.locator(".snippets li").all()}
+    assert tabs.get("Python") and tabs.get("MCP") is False
+    page.close()
+
+
 def test_example_click_and_refusal_without_haze_map(browser, app_url):
     page = _open(browser, app_url, LAPTOP)
     page.get_by_role("button", name="Night photo (refused)").click()

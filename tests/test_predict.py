@@ -156,3 +156,14 @@ def test_bundled_model_carries_its_fusion_and_calibration(predictor):
     if fusion is None:
         pytest.skip("the bundled model answers with the network alone")
     assert predictor.fusion is not None and predictor.fusion.weight == fusion["weight"]
+
+
+def test_the_runner_reads_a_batch_as_it_reads_one(predictor):
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, 256, (3, predictor.model.input_size, predictor.model.input_size, 3), dtype=np.uint8)
+    batch = predictor.model.run_batch(xs)
+    assert batch.shape == (3, len(LABELS)) and batch.dtype == np.float32
+    for x, row in zip(xs, batch, strict=True):
+        np.testing.assert_allclose(predictor.model.predict_proba(x), row / row.sum(), atol=1e-6)
+    with pytest.raises(ValueError):
+        predictor.model.run_batch(xs[0])
