@@ -89,6 +89,18 @@ PAGE_JS = """() => {
       const caption = btn.innerText.trim();
       if (caption) { btn.setAttribute('aria-label', caption); btn.querySelectorAll('img').forEach(i => i.alt = ''); }
     });
+    // Wide tables scroll sideways on a phone (WCAG 1.4.10 allows it for data tables) in a
+    // region a keyboard can reach, instead of breaking words or running off the screen.
+    document.querySelectorAll('.ak-about table').forEach(table => {
+      if (table.parentElement.classList.contains('ak-scroll')) return;
+      const region = document.createElement('div');
+      region.className = 'ak-scroll';
+      region.tabIndex = 0;
+      region.setAttribute('role', 'region');
+      region.setAttribute('aria-label', 'Table, scrolls sideways');
+      table.replaceWith(region);
+      region.appendChild(table);
+    });
     // The API page's MCP tab: this app does not serve MCP (it would fetch URLs it is given).
     document.querySelectorAll('.snippets li').forEach(li => {
       if (li.textContent.trim() === 'MCP') li.style.display = 'none';

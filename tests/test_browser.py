@@ -207,5 +207,9 @@ def test_batch_table_and_about_fit_a_phone(browser, app_url):
         page.get_by_text(section).first.click()
     page.wait_for_timeout(300)
     _fits(page, PHONE["width"])
+    places = page.locator(".ak-scroll table").first
+    assert places.locator("xpath=..").get_attribute("tabindex") == "0"  # a wide table scrolls, by keyboard too
+    assert "always the commonest band" in places.inner_text()
     _shoot(page, "about")
+    assert _serious_axe_violations(page) == []
     page.close()
