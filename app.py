@@ -24,10 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("AIRKEN_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from airken import settings
+
+    logging.basicConfig(level=settings.current().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from airken.predictor import get_predictor
     from airken.ui import build_demo, launch
 

@@ -225,11 +225,11 @@ def _haze(img: Any) -> Any:
 # ---------------------------------------------------------------- many photos
 
 
-def _batch_row(predictor: Predictor, path: str) -> list[str]:
-    name = Path(path).name
+def _batch_row(predictor: Predictor, file: Any) -> list[str]:
+    name = Path(str(file.get("path") if isinstance(file, dict) else file)).name
     try:
-        return render.batch_row(name, predictor.predict(path))
-    except ImageRejected as err:
+        return render.batch_row(name, predictor.predict(_path_of(file)))
+    except (ImageRejected, gr.Error) as err:
         return render.batch_row(name, error=_message(err))
     except Exception:
         log.exception("batch prediction failed for %s", name)

@@ -64,6 +64,7 @@ def _open(browser, app_url: str, viewport: dict):
 
 def _upload(page, photo: Path) -> str:
     """Upload and wait for a new card to settle; returns its state."""
+    page.wait_for_selector(CARD)
     page.eval_on_selector(CARD, "el => el.setAttribute('data-old', '1')")  # the new card lacks this
     page.locator("#ak-photo input[type=file]").set_input_files(str(photo))
     page.wait_for_selector(",".join(f"{d}:not([data-old])" for d in DONE.split(",")))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,14 @@ from airken.intake import IntakeLimits
 from airken.model import default_threads
 
 
-def test_defaults_without_the_environment(monkeypatch):
-    for name in [n for n in __import__("os").environ if n.startswith("AIRKEN_")]:
+@pytest.fixture(autouse=True)
+def no_airken_env(monkeypatch):
+    """Other test modules set AIRKEN_HUB=0 and more at import: start from none."""
+    for name in [n for n in os.environ if n.startswith("AIRKEN_")]:
         monkeypatch.delenv(name)
+
+
+def test_defaults_without_the_environment():
     assert settings.current() == settings.DEFAULTS
 
 
