@@ -5,7 +5,6 @@ airken.model_card) and the training reports render them from here.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +66,5 @@ def datasets_used(metrics: dict) -> list[DataSet]:
     """The known data sets a run read, from its data folder names (all of them when unknown)."""
     names = list((metrics.get("data") or {}).get("folders") or {})
     names += [Path(str(p)).name for p in (metrics.get("config") or {}).get("data") or []]
-    return _matching(names) or list(DATASETS.values())
-
-
-def _matching(names: Iterable[str]) -> list[DataSet]:
-    names = [n.lower() for n in names]
-    return [d for key, d in DATASETS.items() if any(key in n for n in names)]
+    found = [d for key, d in DATASETS.items() if any(key in n.lower() for n in names)]
+    return found or list(DATASETS.values())

@@ -134,8 +134,8 @@ class Threshold:
             return "This model has no unsure threshold: every reading is shown as it comes."
         text = f"Airken calls a reading unsure when its top band gets less than {percent(self.below)}"
         if self.accuracy_above:
-            return (f"{text}: on days it never saw in training, readings at or above that were right "
-                    f"{percent(self.accuracy_above)} of the time.")
+            return (f"{text}: on validation days, which it was not trained on, readings at or above that "
+                    f"were right {percent(self.accuracy_above)} of the time.")
         return text + "."
 
 

@@ -120,6 +120,10 @@ PAGE_JS = """() => {
 }"""
 TOO_BIG_SIZE_JS = "(size) => window.akTooBig || 0"
 
+PREDICT_DOC = ("Read the air from one sky photo. Returns label (healthy / moderate / danger, or null when "
+               "the photo cannot be read), probabilities, PM2.5 band, advice, plan, warnings, model and "
+               "timings: the JSON of `python -m airken predict --json` without its path.")
+
 # On a phone the verdict sits below the photo: bring it into view when it arrives.
 SCROLL_TO_VERDICT = """() => { setTimeout(() => {
   const card = document.querySelector('#ak-verdict [data-label]');
@@ -170,7 +174,18 @@ def _api_predict(predictor: Predictor, image: Any) -> dict:
 
 
 class ReadTab:
-    """The read tab's output components, and what each state puts in them."""
+    """The read tab's components (set by _read_tab as it lays them out), and what each state
+    of the page puts in them."""
+
+    image: gr.Image
+    verdict: gr.HTML
+    results: gr.Column
+    probs: gr.HTML
+    plan: gr.HTML
+    why: gr.Accordion
+    photo: gr.Image
+    haze: gr.Image
+    raw: gr.JSON
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
@@ -333,11 +348,6 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
                                    outputs=prediction_output(),
                                    preprocess=False, api_name="predict", api_description=PREDICT_DOC,
                                    **model_events)
-
-
-PREDICT_DOC = ("Read the air from one sky photo. Returns label (healthy / moderate / danger, or null when "
-               "the photo cannot be read), probabilities, PM2.5 band, advice, plan, warnings, model and "
-               "timings: the JSON of `python -m airken predict --json` without its path.")
 
 
 def _batch_tab(predictor: Predictor, model_events: dict) -> None:

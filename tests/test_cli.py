@@ -6,6 +6,7 @@ Each call is a fresh interpreter with the Hub switched off, so it reads the bund
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,9 +113,11 @@ def test_a_refused_scene_exits_0_and_litert_says_nothing():
 
 def test_pip_install_gives_a_command_that_works_from_any_folder(tmp_path):
     """`pip install .` (no deps: the test venv has them) -> an `airken` script, run elsewhere."""
-    target = tmp_path / "site"
+    source, target = tmp_path / "source", tmp_path / "site"  # a copy: the build leaves no files in the repo
+    shutil.copytree(REPO_ROOT / "airken", source / "airken", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", source)
     built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(REPO_ROOT)], capture_output=True, text=True, timeout=300)
+                            "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     assert (target / "airken" / "models" / "airken.tflite").is_file()
     assert (target / "airken" / "page.css").is_file()
