@@ -280,3 +280,37 @@ def test_about_shows_the_per_place_table_before_the_held_out_days():
     assert "not better than the colour/haze baseline (0.46)" in text
     assert "44%" in page.lead and "33%" in page.lead  # the one honest number leads
     assert "system" not in about.metrics_markdown({"places": places})  # not repeated as a raw table
+
+
+def test_a_click_decodes_the_photo_once(monkeypatch):
+    from airken import intake
+
+    calls = []
+    real = intake._decode
+    monkeypatch.setattr(intake, "_decode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = ui.ReadTab(get_predictor()).read(str(SKY))
+    assert len(calls) == 1
+    assert out[5] is not None and out[6] is not None  # the photo and its haze map, from that one decode
+
+
+def test_about_explains_what_looks_like_a_bug():
+    """A constant baseline's 0.00 and 1.00, and a k-fold table without the model, are explained."""
+    metrics = {
+        "evaluation": {"daylight": {"n": 47, "systems": {
+            "model": _system(0.9),
+            "majority": {"accuracy": 0.0, "balanced_accuracy": 0.0, "macro_f1": 0.0,
+                         "predicted": {"healthy": 0, "moderate": 0, "danger": 47},
+                         "support": {"healthy": 42, "moderate": 5, "danger": 0}}}}},
+        "kfold": {"k": 5, "groups": 10, "systems": {"colour": {"accuracy": {"mean": 0.6, "std": 0.1}}}},
+    }
+    text = about.metrics_markdown(metrics)
+    assert 'answered "unhealthy" for every photo' in text and "0 of these photos were unhealthy" in text
+    assert "This model itself is not in the k-fold rows" in text
+    places = {"system": "network", "systems": ["network", "majority"], "chance": 1 / 3,
+              "per_place": {"delhi": {"frames": 20, "classes": {"healthy": 0, "moderate": 0, "danger": 20},
+                                      "balanced_accuracy": {"network": 0.5, "majority": 1.0}}},
+              "pooled": {"network": {"balanced_accuracy": 0.5}, "majority": {"balanced_accuracy": 0.33}}}
+    from airken.measurements import places_markdown
+
+    assert "Every photo of delhi (all unhealthy) is in one band" in places_markdown(places)
+    assert "under the upload box" in render.empty_card()  # where the examples really are
