@@ -170,8 +170,8 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append((what, f"{t['value']}x", t["target"], _verdict(t["met"])))
     heic = results.get("heic_thumbnails") or {}
     if "n" in heic:
-        rows.append(("HEIC read from its thumbnail: same verdict as a full decode (example photos)",
-                     f"{heic['same_verdict']} of {heic['n']}", "all", _verdict(heic["same_verdict"] == heic["n"])))
+        rows.append(("HEIC read from its thumbnail: same verdict as a full decode (example photos; shown, "
+                     "no target)", f"{heic['same_verdict']} of {heic['n']}", "-", _verdict(None)))
     app = results.get("app") or {}
     if app.get("cold_start_s") is not None:
         cold = app["cold_start_s"]
