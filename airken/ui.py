@@ -209,7 +209,7 @@ class ReadTab:
             log.info("rejected upload: %s", _message(err))
             return self.cleared(render.error_card(_message(err)), keep_photo=False)
         if pred.label is None:  # refused by the scene checks: the photo stays, no haze map
-            return (*self.cleared(render.verdict_card(pred))[:-2], pred.to_dict(), gr.skip())
+            return (*self.cleared(render.verdict_card(pred))[:-2], pred.to_dict(), self._preview(pred))
         upright = pred.photo.image if pred.photo else None
         return (render.verdict_card(pred), gr.Column(visible=True), render.probabilities_html(pred, self.threshold),
                 render.plan_html(pred), gr.Accordion(visible=True), upright, _haze(upright), pred.to_dict(),
