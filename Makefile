@@ -3,14 +3,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test lint browser test-tf215 bench train evaluate
+.PHONY: run test lint browser screenshots test-tf215 bench train evaluate
 
 run: $(VENV)/.app-installed
 	$(BIN)/python app.py
 
-test: $(VENV)/.test-installed browser
+test: $(VENV)/.test-installed browser $(AXE)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
@@ -29,6 +30,16 @@ $(VENV)/.test-installed: requirements.txt requirements-test.txt train/requiremen
 # The browser test drives Debian's Chromium (Playwright cannot download its own here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core (npm, pinned in tests/axe/package-lock.json) for the browser test's accessibility check.
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	touch $@
+
+# The README's screenshots, taken by the browser test (re-run after shipping a new model).
+screenshots: $(VENV)/.test-installed browser $(AXE)
+	AIRKEN_SCREENSHOTS=docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/test_browser.py -q
 
 # The training tests again under TensorFlow 2.15 / Keras 2 (the Gaudi stack's version).
 TF215 := .venv-tf215

@@ -25,13 +25,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    from airken import settings
     from airken.memory import tune_allocator
 
     tune_allocator()  # before the server's threads exist: they then share two malloc arenas
-    logging.basicConfig(
-        level=os.environ.get("AIRKEN_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=settings.current().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from airken.predictor import get_predictor
     from airken.ui import build_demo, launch
 

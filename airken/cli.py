@@ -1,7 +1,11 @@
-"""Command line: `python -m airken predict PATH... [--json]` and `python -m airken info`.
+"""Command line: `airken predict PATH... [--json]` and `airken info` (or `python -m airken`).
 
-Exit status: 0 when every input was read, 2 when any was refused (unreadable file), 1 when
-the model itself could not be loaded.
+Exit status:
+  0  every file was read. A photo the scene checks refuse (night, no sky: label null) was
+     read too, and still gives 0.
+  1  no usable model could be loaded (the message says what to do).
+  2  any file could not be read (missing, not an image, damaged, too big); the others are
+     still printed. Also argparse's status for a wrong command line.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import json
 import logging
 import sys
 
+from airken import render
 from airken.intake import ImageRejected
 from airken.predictor import Prediction, get_predictor
 
@@ -45,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 def _predict(predictor, paths: list[str], as_json: bool) -> int:
     status = EXIT_OK
     if not as_json:
-        print(f"{'file':40} {'verdict':9} {'healthy':>8} {'moderate':>9} {'danger':>7}  notes")
+        print(_table_line(*render.BATCH_HEADERS))
     for path in paths:
         try:
             result = predictor.predict(path)
@@ -58,29 +63,23 @@ def _predict(predictor, paths: list[str], as_json: bool) -> int:
 
 
 def json_record(path: str, result: Prediction) -> dict:
-    d = result.to_dict()
-    keys = ("label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model")
-    return {"path": path, **{k: d[k] for k in keys}}
+    """The API's JSON (Prediction.to_dict()) with the file's path in front."""
+    return {"path": path, **result.to_dict()}
 
 
 def _emit(path: str, result: Prediction, as_json: bool) -> None:
     if as_json:
         print(json.dumps(json_record(path, result)), flush=True)
         return
-    probs = result.probabilities or {}
-    cells = " ".join(f"{probs[k]:>{w}.2f}" if k in probs else f"{'-':>{w}}" for k, w in
-                     (("healthy", 8), ("moderate", 9), ("danger", 7)))
-    notes = "; ".join(result.warnings) if result.label else result.advice
-    if result.uncertain:
-        notes = "unsure; " + notes
-    print(f"{_short(path):40} {result.label or 'refused':9} {cells}  {notes}", flush=True)
+    row = render.batch_row(path, result)  # the page's words and percentages
+    print(_table_line(_short(path), *row[1:]), flush=True)
 
 
 def _emit_error(path: str, message: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"path": path, "error": message}), flush=True)
     else:
-        print(f"{_short(path):40} {'error':9} {message}", flush=True)
+        print(_table_line(_short(path), "unreadable", "", "", "", message), flush=True)
 
 
 def _info(predictor, as_json: bool) -> int:
@@ -98,6 +97,11 @@ def _info(predictor, as_json: bool) -> int:
     if metrics.get("model_variant"):
         print(f"variant:  {metrics['model_variant']}")
     return EXIT_OK
+
+
+def _table_line(name: str, verdict: str, *cells: str) -> str:
+    *shares, notes = cells
+    return f"{name:40} {verdict:20} " + " ".join(f"{c:>9}" for c in shares) + f"  {notes}"
 
 
 def _short(path: str, width: int = 40) -> str:

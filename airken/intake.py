@@ -20,8 +20,11 @@ from typing import BinaryIO
 import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
+from pillow_heif.as_plugin import HeifImageFile
 
-from airken import memory
+from airken import memory, settings
+from airken.preprocess import MODEL_INPUT_SIZE
+from airken.scene import CHECK_SIZE
 from airken.structure import find_problem
 
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
@@ -76,21 +79,6 @@ class ImageRejected(ValueError):
     """A file we will not read. ``args[0]`` is a short message a person can act on."""
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        log.warning("Ignoring %s=%r: not a number, using %d", name, raw, default)
-        return default
-    if value <= 0:
-        log.warning("Ignoring %s=%r: must be positive, using %d", name, raw, default)
-        return default
-    return value
-
-
 @dataclass(frozen=True)
 class IntakeLimits:
     """What load_image accepts. max_aspect is long side / short side (a 30000x10 strip is
@@ -98,22 +86,18 @@ class IntakeLimits:
     every other format is decoded whole, so it gets the lower max_whole_pixels (48 MP
     iPhone HEIC fits; 4 bytes a pixel is then at most 200 MB)."""
 
-    max_bytes: int = 30 * 1024 * 1024
-    max_pixels: int = 60_000_000
-    max_whole_pixels: int = 50_000_000
-    min_side: int = 32
+    max_bytes: int = settings.DEFAULTS.max_bytes
+    max_pixels: int = settings.DEFAULTS.max_pixels
+    max_whole_pixels: int = 50_000_000  # formats decoded whole (not JPEG, read at 1/8): their peak memory
+    min_side: int = settings.DEFAULTS.min_side
     work_size: int = 448  # 12 MP phone photos (4032 px) then decode at 1/8 scale (504 px)
     max_aspect: float = 8.0
 
     @classmethod
     def from_env(cls) -> IntakeLimits:
         """Defaults overridden by AIRKEN_MAX_BYTES, AIRKEN_MAX_PIXELS, AIRKEN_MIN_SIDE."""
-        base = cls()
-        return cls(
-            max_bytes=_env_int("AIRKEN_MAX_BYTES", base.max_bytes),
-            max_pixels=_env_int("AIRKEN_MAX_PIXELS", base.max_pixels),
-            min_side=_env_int("AIRKEN_MIN_SIDE", base.min_side),
-        )
+        env = settings.current()
+        return cls(max_bytes=env.max_bytes, max_pixels=env.max_pixels, min_side=env.min_side)
 
 
 @dataclass(frozen=True)
@@ -125,6 +109,7 @@ class Photo:
     taken_at: datetime | None = None  # EXIF DateTimeOriginal (aware when OffsetTimeOriginal is present)
     latitude: float | None = None  # EXIF GPS, decimal degrees
     longitude: float | None = None
+    format: str | None = None  # Pillow's name of the file format ("JPEG", "HEIF", ...)
 
 
 def load_image(source: Source, limits: IntakeLimits | None = None) -> Image.Image:
@@ -147,12 +132,14 @@ def read_photo(source: Source, limits: IntakeLimits | None = None) -> Photo:
     raise TypeError(f"load_image needs bytes, a path or a binary file, not {type(source).__name__}")
 
 
-def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
+def too_big_message(size: int, limits: IntakeLimits) -> str:
     mb = limits.max_bytes / (1024 * 1024)
-    return ImageRejected(
-        f"The file is too large ({size / (1024 * 1024):.1f} MB, limit {mb:.0f} MB): "
-        "upload a smaller copy of the photo."
-    )
+    return (f"The file is too large ({size / (1024 * 1024):.1f} MB, limit {mb:.0f} MB): "
+            "upload a smaller copy of the photo.")
+
+
+def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
+    return ImageRejected(too_big_message(size, limits))
 
 
 def _bounded_bytes(data: bytes, limits: IntakeLimits) -> io.BytesIO:
@@ -274,7 +261,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             "again as JPEG or PNG and upload that copy."
         )
     try:
-        small, orientation = _read_small(data, limits)
+        small, orientation, fmt = _read_small(data, limits)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -293,12 +280,12 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             "upload it as JPEG or PNG."
         ) from None
     method = _UPRIGHT.get(orientation)
-    return Photo(rgb.transpose(method) if method is not None else rgb)
+    return Photo(rgb.transpose(method) if method is not None else rgb, format=fmt)
 
 
-def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int]:
+def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int, str | None]:
     """The first frame at most work_size on its long side, still in its own mode (so that no
-    full-size converted copy is ever made), and its EXIF orientation."""
+    full-size converted copy is ever made), its EXIF orientation and its format's name."""
     with warnings.catch_warnings():
         # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -308,7 +295,7 @@ def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int]:
                 _load_first_frame(im, limits)
                 orientation = _orientation(im)
                 small = _shrink(_without_palette(im), limits.work_size)
-                return (im.copy() if small is im else small), orientation
+                return (im.copy() if small is im else small), orientation, im.format
             finally:
                 large = im.size[0] * im.size[1] > _RELEASE_ABOVE
                 im.close()  # frees the full-size pixels now, decoded or not
@@ -366,6 +353,13 @@ def _load_first_frame(im: Image.Image, limits: IntakeLimits) -> None:
         if scale < 1:
             # draft keeps both sides >= the request, so _shrink only ever shrinks.
             im.draft("RGB", (math.ceil(im.size[0] * scale), math.ceil(im.size[1] * scale)))
+    elif isinstance(im, HeifImageFile):
+        # iPhones store a 320 px thumbnail beside the 12 MP image: draft picks the smallest
+        # stored copy that still covers what the checks and the model read (else the full image).
+        w, h = im.size
+        scale = max(CHECK_SIZE / max(w, h), MODEL_INPUT_SIZE / min(w, h))
+        if scale < 1:
+            im.draft("RGB", (int(w * scale), int(h * scale)))
     im.load()  # forces the full decode here, so truncation raises inside our handler
 
 

@@ -3,7 +3,12 @@ written by ``train.lopo.summary``), in words a visitor can read. Shared by the a
 tab and the model card."""
 from __future__ import annotations
 
+from airken.classes import WORDS
+
+# One display name per system that training measures, for the About tab, the model card and
+# the training reports. "model" is train.train's row, the network_* rows are train.lopo's.
 SYSTEM_NAMES = {
+    "model": "this model",
     "network": "this model",
     "network_fused": "this model",
     "network_head": "this model",
@@ -11,7 +16,20 @@ SYSTEM_NAMES = {
     "colour": "colour/haze baseline",
     "linear_probe": "linear probe",
     "majority": "always the commonest band",
+    "date_hour": "date and hour only",
 }
+# What each baseline is, in a line.
+SYSTEM_NOTES = {
+    "colour": "11 colour and haze numbers of the photo (airken.haze_features) and a logistic regression",
+    "linear_probe": "the frozen ImageNet backbone's features and a logistic regression, no fine-tuning",
+    "majority": "the band most common in training, whatever the photo",
+    "date_hour": "the date and hour of the photo, no image at all",
+}
+
+
+def baseline_legend(systems=("colour", "linear_probe", "majority")) -> list[str]:
+    """What each baseline in the tables is, one markdown bullet each."""
+    return [f"- **{SYSTEM_NAMES[s]}**: {SYSTEM_NOTES[s]}." for s in systems]
 
 
 def _cell(value) -> str:
@@ -63,4 +81,18 @@ def places_markdown(places: dict | None) -> str:
     return "\n".join([
         "Each row: trained on the other places, tested on every daylight photo of this one. "
         "Balanced accuracy: 1.00 is always right, 0.33 is a blind guess among the three bands; "
-        "in brackets a 95 % interval.", "", *lines, "", verdict(places)])
+        "in brackets a 95 % interval.", "", *lines, "", verdict(places), *_single_band_note(places)])
+
+
+def _single_band_note(places: dict) -> list[str]:
+    """Where every photo of a place is in one band, balanced accuracy is just the share called
+    right: a constant answer scores 1.00 or 0.00 there, which looks like a bug but is not."""
+    single = {p: [c for c, n in (row.get("classes") or {}).items() if n]
+              for p, row in places["per_place"].items()}
+    single = {p: c[0] for p, c in single.items() if len(c) == 1}
+    if not single:
+        return []
+    listed = ", ".join(f"{p} (all {WORDS.get(c, c)})" for p, c in single.items())
+    return ["", f"Every photo of {listed} is in one band, so there a score is simply the share of photos "
+            f"called right: {SYSTEM_NAMES['majority']} scores 1.00 where that band is the commonest in "
+            "training and 0.00 where it is not."]

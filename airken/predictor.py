@@ -16,7 +16,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from airken.classes import CLASSES, LABELS
+from airken import settings
+from airken.calibration import Calibration
+from airken.classes import CLASSES, LABELS, UNSURE_WARNING
 from airken.fusion import Fusion
 from airken.intake import IntakeLimits, Photo, read_photo
 from airken.model import ModelUnreadable, TFLiteModel
@@ -29,8 +31,6 @@ log = logging.getLogger(__name__)
 
 REFUSED_HEADLINE = "Can't read the air from this photo"
 BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
-UNCERTAIN_WARNING = ("The model is unsure about this photo: the classes are close. Treat the verdict "
-                     "as a rough hint.")
 
 ImageSource = bytes | str | os.PathLike | BinaryIO
 
@@ -59,7 +59,15 @@ class Prediction:
         return self.label is None
 
     def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "photo"}
+        """The one serialisation of a Prediction: the API returns it, the CLI prints it with the path."""
+        return {name: _plain(getattr(self, name)) for name in self.serialised_fields()}
+
+    @classmethod
+    def serialised_fields(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name not in _UNSERIALISED]
+
+
+_UNSERIALISED = {"photo"}  # in-memory only: the decoded image is no business of a JSON reader
 
 
 def _plain(value):
@@ -87,7 +95,7 @@ class Predictor:
     def load(cls, instances: int | None = None) -> Predictor:
         """The model resolve_model picks; a Hub file that LiteRT cannot run gives way to the
         bundled copy (as any other Hub failure does), a local or bundled one is an error."""
-        instances = instances or int(os.environ.get("AIRKEN_CONCURRENCY", "2"))
+        instances = instances or settings.current().concurrency
         source = resolve_model()
         try:
             return cls(TFLiteModel(source.path, instances=instances), source)
@@ -131,7 +139,7 @@ class Predictor:
         confidence = float(probs.max())
         uncertain = confidence < self.calibration.uncertain_below
         if uncertain:
-            warnings = [*warnings, UNCERTAIN_WARNING]
+            warnings = [*warnings, UNSURE_WARNING]
         return Prediction(
             label=best.name,
             probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},
@@ -165,32 +173,6 @@ class Predictor:
     def about(self) -> dict:
         """Where the model came from and what was measured on it (its metrics.json)."""
         return {"model": self.source.to_dict(), "metrics": self.metrics}
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Temperature scaling and the "uncertain" threshold fitted on validation days by the
-    training pipeline (metrics.json "calibration"); identity when the model has none."""
-
-    temperature: float = 1.0
-    uncertain_below: float = 0.0
-
-    @classmethod
-    def from_metrics(cls, metrics: dict) -> Calibration:
-        cal = metrics.get("calibration") or {}
-        try:
-            return cls(float(cal.get("temperature", 1.0)), float(cal.get("uncertain_below", 0.0)))
-        except (TypeError, ValueError):
-            log.warning("ignoring malformed calibration in metrics.json: %r", cal)
-            return cls()
-
-    def apply(self, probs: np.ndarray) -> np.ndarray:
-        """softmax(log p / T): same class, better-calibrated confidence."""
-        if self.temperature == 1.0:
-            return probs
-        logits = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
-        e = np.exp(logits - logits.max())
-        return (e / e.sum()).astype(np.float32)
 
 
 def _fusion(metrics: dict) -> Fusion | None:

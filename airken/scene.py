@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from airken.haze_features import min_filter
+from airken.haze_features import dark_channel
 
 GRID = 128  # long side of the grid the sky mask is computed on: smooth, and fast
 
@@ -374,6 +374,5 @@ def haze_map(img: Image.Image, patch: int = 15) -> Image.Image:
     Haze lifts the darkest channel of distant objects: clear air maps to blue, thick haze
     to yellow. Same size as the input.
     """
-    a = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    dark = min_filter(a.min(axis=-1), patch)
+    dark = dark_channel(np.asarray(img.convert("RGB"), dtype=np.uint8), patch)  # uint8 in, uint8 out
     return Image.fromarray(_RAMP[dark], "RGB")

@@ -55,17 +55,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from airken import settings
+
 log = logging.getLogger("airken.weights")
 
 PACKAGE_MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST_NAME = "manifest.json"
 DEFAULT_FILENAME = "airken.tflite"
-DEFAULT_HUB_TIMEOUT_S = 2.0
-DEFAULT_HUB_DEADLINE_S = 30.0
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
-_FALSE = {"0", "false", "no", "off"}
 _TRUE = {"1", "true", "yes", "on"}
 _LFS_POINTER = b"version https://git-lfs"
 
@@ -110,8 +109,7 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
 
 def default_bundled_dir() -> Path:
     """``AIRKEN_BUNDLED_DIR`` if set, else the package's own models folder."""
-    env = os.environ.get("AIRKEN_BUNDLED_DIR")
-    return Path(env).expanduser() if env else PACKAGE_MODELS_DIR
+    return settings.current().bundled_dir or PACKAGE_MODELS_DIR
 
 
 def read_manifest(directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -195,7 +193,7 @@ def resolve_model(*, bundled_dir: str | os.PathLike[str] | None = None, hub: boo
     Raises ModelUnavailable (a RuntimeError) with a message saying what to do when no
     usable file is found.
     """
-    explicit = os.environ.get("AIRKEN_MODEL_PATH")
+    explicit = settings.current().model_path
     if explicit:
         return _log_choice(_from_explicit_path(explicit))
 
@@ -207,9 +205,9 @@ def resolve_model(*, bundled_dir: str | os.PathLike[str] | None = None, hub: boo
             f"The model manifest is broken ({e}). Reinstall airken, or set AIRKEN_MODEL_PATH to a model file."
         ) from e
 
-    settings = _hub_settings(manifest) if hub else None
-    if settings is not None:
-        found = _from_hub(settings)
+    pin = _hub_settings(manifest) if hub else None
+    if pin is not None:
+        found = _from_hub(pin)
         if found is not None:
             return _log_choice(found)
     return _log_choice(_from_bundled(directory, manifest))
@@ -239,15 +237,15 @@ def _log_choice(src: ModelSource) -> ModelSource:
     return src
 
 
-def _from_explicit_path(value: str) -> ModelSource:
-    path = Path(value).expanduser()
+def _from_explicit_path(path: Path) -> ModelSource:
+    value = str(path)
     if not path.is_file():
         raise ModelUnavailable(
             f"AIRKEN_MODEL_PATH={value!r} is not a file. Point it at a .tflite model, "
             "or unset it to use the Hub or the bundled model."
         )
     digest = sha256_file(path)
-    expected = _env_sha256()
+    expected = _expected_sha256()
     if expected and digest != expected:
         raise ModelUnavailable(
             f"AIRKEN_MODEL_PATH={value!r} has sha256 {digest}, but AIRKEN_MODEL_SHA256 says {expected}. "
@@ -302,19 +300,20 @@ class _HubSettings:
 
 
 def _hub_settings(manifest: dict[str, Any]) -> _HubSettings | None:
-    if os.environ.get("AIRKEN_HUB", "").strip().lower() in _FALSE:
+    env = settings.current()
+    if not env.hub:
         log.info("Hub step disabled (AIRKEN_HUB=0)")
         return None
     hub = manifest.get("hub") or {}
     pinned_file = hub.get("filename") or manifest.get("filename") or DEFAULT_FILENAME
     pin = (hub.get("repo_id"), hub.get("revision") or "main", pinned_file)
-    repo_id = os.environ.get("AIRKEN_HF_REPO") or pin[0]
+    repo_id = env.hf_repo or pin[0]
     if not repo_id:
         log.debug("no Hub repo configured (manifest has no hub.repo_id, AIRKEN_HF_REPO unset)")
         return None
-    revision = os.environ.get("AIRKEN_HF_REVISION") or pin[1]
-    filename = os.environ.get("AIRKEN_HF_FILENAME") or pin[2]
-    expected = _env_sha256()
+    revision = env.hf_revision or pin[1]
+    filename = env.hf_filename or pin[2]
+    expected = _expected_sha256()
     if expected is None and (repo_id, revision, filename) == pin:
         expected = hub.get("sha256") or manifest["sha256"]
 
@@ -328,8 +327,8 @@ def _hub_settings(manifest: dict[str, Any]) -> _HubSettings | None:
         endpoint=(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/"),
         cache_dir=_hub_cache_dir(constants.HF_HUB_CACHE),
         offline=_env_flag("HF_HUB_OFFLINE") or constants.is_offline_mode(),
-        timeout=_env_seconds("AIRKEN_HUB_TIMEOUT", DEFAULT_HUB_TIMEOUT_S),
-        deadline=_env_seconds("AIRKEN_HUB_DEADLINE", DEFAULT_HUB_DEADLINE_S),
+        timeout=env.hub_timeout_s,
+        deadline=env.hub_deadline_s,
     )
 
 
@@ -475,25 +474,12 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
-def _env_sha256() -> str | None:
-    value = os.environ.get("AIRKEN_MODEL_SHA256", "").strip().lower()
+def _expected_sha256() -> str | None:
+    """A malformed pin is an error, not ignored: a checksum that is skipped protects nothing."""
+    value = settings.current().model_sha256
     if value and not _is_sha256(value):
         raise ModelUnavailable(f"AIRKEN_MODEL_SHA256={value!r} is not a sha256 (64 hex digits).")
     return value or None
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        log.warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
-        return default
-    return value
 
 
 def _first_line(error: BaseException) -> str:

@@ -5,7 +5,8 @@ original demo's path (full decode, tf.image.resize, Keras model), all in one run
 
 Test photos are generated (gradient sky, cloud texture, textured ground, sensor noise) so
 that their JPEG/HEIC sizes are like a phone's; no data set photos are used.
-Targets: 12 MP JPEG airken p50 <= 0.5x the full Pillow decode, and >= 8x faster than Keras.
+Targets: 12 MP JPEG airken p50 <= 0.5x the full Pillow decode, and >= 8x faster than Keras;
+12 MP HEIC with an iPhone thumbnail <= 0.25x a full pillow-heif decode of the same file.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ log = logging.getLogger("bench.predict_latency")
 
 TARGET_VS_PILLOW = 0.5  # airken p50 / full Pillow decode p50, 12 MP JPEG
 TARGET_VS_KERAS = 8.0  # Keras path p50 / airken p50, 12 MP JPEG
+TARGET_HEIC_THUMBNAIL = 0.25  # airken p50 / full pillow-heif decode p50, 12 MP HEIC with a thumbnail
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,14 @@ class TestImage:
     suffix: str
     repeat: int  # timed calls per path (the slow Keras/Pillow paths use fewer)
     quality: int | None = None  # encoder quality, chosen so file sizes match a phone's
+    thumbnail: int | None = None  # long side of a stored thumbnail (HEIC), as iPhones write
 
 
 IMAGES = (
     TestImage("12 MP JPEG", (4000, 3000), "JPEG", ".jpg", 20, quality=95),
     TestImage("1080p JPEG", (1920, 1080), "JPEG", ".jpg", 30, quality=95),
     TestImage("12 MP HEIC", (4032, 3024), "HEIF", ".heic", 8, quality=60),
+    TestImage("12 MP HEIC, iPhone thumbnail", (4032, 3024), "HEIF", ".heic", 8, quality=60, thumbnail=320),
     TestImage("640x480 PNG", (640, 480), "PNG", ".png", 30),
 )
 GENERATOR_VERSION = 2  # bump when sky_photo or IMAGES change: names the cache folder
@@ -88,11 +92,14 @@ def sky_photos(directory: Path | None = None) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for i, spec in enumerate(IMAGES):
-        path = directory / f"sky-{spec.size[0]}x{spec.size[1]}{spec.suffix}"
+        thumb = f"-thumb{spec.thumbnail}" if spec.thumbnail else ""
+        path = directory / f"sky-{spec.size[0]}x{spec.size[1]}{thumb}{spec.suffix}"
         if not path.is_file():
             log.info("writing %s", path)
             partial = path.with_name(path.name + ".part")
             kw = {"quality": spec.quality} if spec.quality else {}
+            if spec.fmt == "HEIF":
+                kw["thumbnails"] = [spec.thumbnail] if spec.thumbnail else []
             sky_photo(*spec.size, seed=i).save(partial, spec.fmt, **kw)
             partial.replace(path)
         paths[spec.name] = path
@@ -256,6 +263,10 @@ def run(*, keras: bool = True, quick: bool = False, model_path: str | None = Non
     rows = [measure_image(spec, paths[spec.name], predictor, keras_path, quick) for spec in IMAGES]
     profile = profile_jpeg(paths[IMAGES[0].name], predictor, reps=5 if quick else 10)
     targets = _targets(rows[0])
+    heic = next(r for r in rows if r["image"].endswith("thumbnail"))
+    raw = heic["airken"]["p50_ms"] / heic["pillow_decode"]["p50_ms"]
+    targets["12mp_heic_thumbnail_airken_over_full_decode"] = {
+        "value": round(raw, 3), "target": f"<= {TARGET_HEIC_THUMBNAIL}", "met": raw <= TARGET_HEIC_THUMBNAIL}
     return {
         "model": {"file": predictor.source.filename, "source": predictor.source.source,
                   "sha256": predictor.source.sha256[:12], "threads": predictor.model.threads},

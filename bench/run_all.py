@@ -27,6 +27,7 @@ from bench import (
     RUN_DIR,
     app_start,
     cpu_info,
+    heic_thumbnails,
     install_size,
     load_avg,
     model_variants,
@@ -163,8 +164,18 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         what = {"12mp_jpeg_airken_over_pillow": "12 MP JPEG: airken p50 / full Pillow decode p50",
                 "12mp_jpeg_keras_over_airken": "12 MP JPEG: Keras path (model.predict, as the demo) p50 / airken p50",
                 "12mp_jpeg_keras_compiled_over_airken":
-                    "12 MP JPEG: Keras path (predict_on_batch, compiled) p50 / airken p50"}.get(name, name)
+                    "12 MP JPEG: Keras path (predict_on_batch, compiled) p50 / airken p50",
+                "12mp_heic_thumbnail_airken_over_full_decode":
+                    "12 MP HEIC with an iPhone thumbnail: airken p50 / full pillow-heif decode p50"}.get(name, name)
         rows.append((what, f"{t['value']}x", t["target"], _verdict(t["met"])))
+    heic = results.get("heic_thumbnails") or {}
+    if "n" in heic:
+        rows.append(("HEIC read from its thumbnail: same verdict as a full decode (example photos; shown, "
+                     "no target)", f"{heic['same_verdict']} of {heic['n']}", "-", _verdict(None)))
+    app = results.get("app") or {}
+    if app.get("cold_start_s") is not None:
+        cold = app["cold_start_s"]
+        rows.append(("cold start to first page", f"{cold} s", "< 5 s", _verdict(cold < 5)))
     inst = results.get("install_size") or {}
     if "venv_mb" in inst:
         rows.append(("fresh virtualenv from requirements.txt", f"{inst['venv_mb']} MB", f"< {inst['target_mb']} MB",
@@ -207,6 +218,8 @@ def markdown(results: dict) -> str:
         "",
     ]
     lines += _section("Predict latency", results.get("predict_latency"), _latency_md)
+    lines += _section("iPhone photos: HEIC thumbnail against full decode", results.get("heic_thumbnails"),
+                      heic_thumbnails.table)
     lines += _section("Model variants (TFLite)", results.get("model_variants"), model_variants.table)
     lines += _section("Web app", results.get("app"), app_start.table)
     lines += _section("Install size", results.get("install_size"), install_size.table)
@@ -240,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     idle = args.idle_wait
     results["predict_latency"] = run_module(
         "predict_latency", [*quick, *(["--no-keras"] if args.skip_keras else [])], 900, idle)
+    results["heic_thumbnails"] = run_module("heic_thumbnails", [], 600, idle)
     if not args.skip_variants:
         results["model_variants"] = run_module(
             "model_variants", ["--run-dir", str(args.run_dir), "--reps", "20" if args.quick else "50"], 900, idle)

@@ -9,7 +9,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AIRKEN_HUB", "0")
 
 import csv  # noqa: E402
+import dataclasses  # noqa: E402
 import html  # noqa: E402
+import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -22,7 +24,7 @@ from conftest import free_port  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from airken import ui  # noqa: E402
+from airken import about, render, sweeper, ui  # noqa: E402
 from airken.classes import CLASSES, LABELS  # noqa: E402
 from airken.intake import ImageRejected, load_image  # noqa: E402
 from airken.predictor import get_predictor  # noqa: E402
@@ -60,11 +62,19 @@ def test_api_reads_a_sky_photo(client):
     assert result["model"]["sha256"]
 
 
-def test_api_matches_the_cli_result(client):
-    result = client.predict(handle_file(str(SKY)), api_name="/predict")
-    direct = get_predictor().predict(SKY).to_dict()
-    for key in ("label", "probabilities", "headline", "advice", "plan", "warnings", "model"):
-        assert result[key] == direct[key]
+def test_api_and_the_real_cli_give_one_json(client):
+    """One serialisation: the CLI's line is the API's answer with the path in front."""
+    from conftest import offline_env
+
+    for photo in (SKY, NIGHT):
+        result = client.predict(handle_file(str(photo)), api_name="/predict")
+        done = subprocess.run([sys.executable, "-m", "airken", "predict", "--json", str(photo)], cwd=ROOT,
+                              env=offline_env(), capture_output=True, text=True, timeout=120)
+        line = json.loads(done.stdout)
+        assert line.pop("path") == str(photo)
+        assert set(line) == set(result)
+        line.pop("timings_ms"), result.pop("timings_ms")
+        assert line == result
 
 
 def test_api_refuses_a_night_photo_with_advice(client):
@@ -113,28 +123,30 @@ def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path, monkeypatch):
 
 
 def test_no_photo_asks_for_one():
-    with pytest.raises(gr.Error) as err:
+    with pytest.raises(ImageRejected, match=ui.NO_PHOTO):
         ui._run(get_predictor(), None)
-    assert err.value.message == ui.NO_PHOTO
+    card = ui.ReadTab(get_predictor()).read(None)[0]
+    assert 'data-state="error"' in card and ui.NO_PHOTO in card
 
 
 def test_verdict_and_plan_for_a_reading():
     pred = get_predictor().predict(SKY)
     assert pred.label is not None
-    card = ui.verdict_html(pred)
+    sure = dataclasses.replace(pred, uncertain=False)
+    card = render.verdict_card(sure)
     assert pred.headline in card and pred.colour in card and f'data-label="{pred.label}"' in card
-    plan = ui.plan_html(pred)
-    for activity in pred.plan:
-        assert activity in plan
+    plan = render.plan_html(sure)
+    for activity, todo in pred.plan.items():
+        assert activity.capitalize() in plan and html.escape(todo) in plan
 
 
 def test_verdict_for_a_refused_photo_says_why():
     pred = get_predictor().predict(NIGHT)
     assert pred.label is None
-    card = ui.verdict_html(pred)
+    card = render.verdict_card(pred)
     assert 'data-label="none"' in card
     assert html.escape(pred.headline) in card and html.escape(pred.advice) in card
-    assert ui.plan_html(pred) == ""
+    assert render.plan_html(pred) == ""
 
 
 def test_batch_rows_and_csv(tmp_path):
@@ -142,13 +154,15 @@ def test_batch_rows_and_csv(tmp_path):
     bad.write_bytes(b"")
     predictor = get_predictor()
     rows = [ui._batch_row(predictor, str(p)) for p in (SKY, NIGHT, bad)]
-    assert rows[0][1] in LABELS and rows[0][2] is not None
+    words = {c.word for c in CLASSES}
+    assert rows[0][1] in words or rows[0][1].startswith("unsure (") and rows[0][2].endswith("%")
     assert rows[1][1] == "refused"
-    assert rows[2][1] == "error" and rows[2][-1]
+    assert rows[2][1] == "unreadable" and rows[2][-1]
     out = ui._write_csv(rows, str(tmp_path))
     with open(out, newline="", encoding="utf-8") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ui.BATCH_HEADERS and len(table) == 4
+    assert table[0] == render.BATCH_HEADERS and len(table) == 4
+    assert table[1][2].endswith("%") and "danger" not in table[0]  # the page's words and format
 
 
 def _system(acc: float) -> dict:
@@ -168,17 +182,18 @@ def test_metrics_tables_from_training_metrics():
         "kfold": {"k": 5, "groups": 30, "systems": {"model": {"accuracy": {"mean": 0.8, "std": 0.05}}}},
         "leave_one_place_out": {"model": {"accuracy": 0.55, "balanced_accuracy": 0.41}},
     }
-    table = ui.metrics_markdown(metrics)
+    table = about.metrics_markdown(metrics)
     assert "Held-out days, daylight photos** (120 photos)" in table
     assert "| **this model** | 0.81 | 0.71 | 0.61 | 0.90 | 0.50 | n/a |" in table
-    assert "majority class" in table and "not measured" in table
+    assert "always the commonest band" in table and "not measured" in table
     assert "night photos" not in table and "all photos" not in table  # daylight is what the app reads
     assert "0.80 \N{PLUS-MINUS SIGN} 0.05" in table
     assert "leave_one_place_out / model | 0.55 | 0.41 | n/a" in table
     assert "epochs" not in table
-    assert ui.metrics_markdown({}) == ""
-    about = ui.about_markdown({"model": {"source": "bundled", "sha256": "abc"}, "metrics": metrics})
-    assert "abc" in about and "CC BY 4.0" in about and "CC BY-NC-SA 3.0 IGO" in about
+    assert about.metrics_markdown({}) == ""
+    page = about.about_page({"model": {"source": "bundled", "sha256": "abc"}, "metrics": metrics})
+    text = page.lead + "".join(t for _, t in page.sections)
+    assert "abc" in text and "CC BY 4.0" in text and "CC BY-NC-SA 3.0 IGO" in text
 
 
 def test_sweeper_deletes_only_old_files_of_this_app(tmp_path, monkeypatch):
@@ -191,8 +206,8 @@ def test_sweeper_deletes_only_old_files_of_this_app(tmp_path, monkeypatch):
         f.parent.mkdir()
         f.write_bytes(b"x")
     demo.upload_file_set.update(str(f) for f in ours)
-    assert ui.sweep_temp_files(demo, max_age_s=3600) == 0  # all fresh
-    assert ui.sweep_temp_files(demo, max_age_s=-1) == 2
+    assert sweeper.sweep_temp_files(demo, max_age_s=3600) == 0  # all fresh
+    assert sweeper.sweep_temp_files(demo, max_age_s=-1) == 2
     assert not any(f.exists() or f.parent.exists() for f in ours)
     assert stranger.exists() and not demo.upload_file_set
 
@@ -243,11 +258,11 @@ def test_app_py_serves_the_page(tmp_path):
 
 
 def test_about_credits_the_data_the_model_was_trained_on():
-    milan_only = ui.credits_markdown({"config": {"data": ["../shared/data/milan"]}})
+    milan_only = about.credits_markdown({"config": {"data": ["../shared/data/milan"]}})
     assert "Milan" in milan_only and "Kaggle" not in milan_only
-    both = ui.credits_markdown({"config": {"data": ["/d/milan", "/d/india-nepal"]}})
+    both = about.credits_markdown({"config": {"data": ["/d/milan", "/d/india-nepal"]}})
     assert "Milan" in both and "Kaggle" in both
-    assert "Limitations" in ui.credits_markdown({})
+    assert "](https://doi.org/10.34740/KAGGLE/DS/3152196)" in both  # a link, not a path
 
 
 def test_about_shows_the_per_place_table_before_the_held_out_days():
@@ -258,8 +273,46 @@ def test_about_shows_the_per_place_table_before_the_held_out_days():
               "pooled": {"network": {"balanced_accuracy": 0.44, "balanced_accuracy_95ci": ci},
                          "colour": {"balanced_accuracy": 0.46, "balanced_accuracy_95ci": ci},
                          "majority": {"balanced_accuracy": 0.333}}}
-    about = ui.about_markdown({"model": {}, "metrics": {"places": places, "config": {"data": ["/d/milan"]}}})
-    assert about.index("places it never saw") < about.index("days it never saw")
-    assert "| mumbai | 547 | 0.48 | 0.41 | 0.33 |" in about
-    assert "not better than the colour/haze baseline (0.46)" in about
-    assert "system" not in ui.metrics_markdown({"places": places})  # not repeated as a raw table
+    page = about.about_page({"model": {}, "metrics": {"places": places, "config": {"data": ["/d/milan"]}}})
+    titles = [t for t, _ in page.sections]
+    assert titles.index("Measured on places it never saw in training") < titles.index(
+        "Measured on days it never saw in training")
+    text = "".join(t for _, t in page.sections)
+    assert "| mumbai | 547 | 0.48 | 0.41 | 0.33 |" in text
+    assert "not better than the colour/haze baseline (0.46)" in text
+    assert "44%" in page.lead and "33%" in page.lead  # the one honest number leads
+    assert "system" not in about.metrics_markdown({"places": places})  # not repeated as a raw table
+
+
+def test_a_click_decodes_the_photo_once(monkeypatch):
+    from airken import intake
+
+    calls = []
+    real = intake._decode
+    monkeypatch.setattr(intake, "_decode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = ui.ReadTab(get_predictor()).read(str(SKY))
+    assert len(calls) == 1
+    assert out[5] is not None and out[6] is not None  # the photo and its haze map, from that one decode
+
+
+def test_about_explains_what_looks_like_a_bug():
+    """A constant baseline's 0.00 and 1.00, and a k-fold table without the model, are explained."""
+    metrics = {
+        "evaluation": {"daylight": {"n": 47, "systems": {
+            "model": _system(0.9),
+            "majority": {"accuracy": 0.0, "balanced_accuracy": 0.0, "macro_f1": 0.0,
+                         "predicted": {"healthy": 0, "moderate": 0, "danger": 47},
+                         "support": {"healthy": 42, "moderate": 5, "danger": 0}}}}},
+        "kfold": {"k": 5, "groups": 10, "systems": {"colour": {"accuracy": {"mean": 0.6, "std": 0.1}}}},
+    }
+    text = about.metrics_markdown(metrics)
+    assert 'answered "unhealthy" for every photo' in text and "0 of these photos were unhealthy" in text
+    assert "This model itself is not in the k-fold rows" in text
+    places = {"system": "network", "systems": ["network", "majority"], "chance": 1 / 3,
+              "per_place": {"delhi": {"frames": 20, "classes": {"healthy": 0, "moderate": 0, "danger": 20},
+                                      "balanced_accuracy": {"network": 0.5, "majority": 1.0}}},
+              "pooled": {"network": {"balanced_accuracy": 0.5}, "majority": {"balanced_accuracy": 0.33}}}
+    from airken.measurements import places_markdown
+
+    assert "Every photo of delhi (all unhealthy) is in one band" in places_markdown(places)
+    assert "under the upload box" in render.empty_card()  # where the examples really are

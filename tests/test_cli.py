@@ -6,6 +6,7 @@ Each call is a fresh interpreter with the Hub switched off, so it reads the bund
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import offline_env
 
-from airken.classes import LABELS
+from airken.classes import CLASSES, LABELS
+from airken.predictor import Prediction
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "assets" / "examples"
-RECORD_KEYS = {"path", "label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model"}
+RECORD_KEYS = {"path", *Prediction.serialised_fields()}
 GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
 TIMEOUT_S = 120
 
@@ -93,11 +95,44 @@ def test_predict_table_output(corrupt):
     assert "Traceback" not in done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 + len(paths)
-    assert "verdict" in lines[0] and all(label in lines[0] for label in LABELS)
+    words = [c.word for c in CLASSES]
+    assert "verdict" in lines[0] and all(word in lines[0] for word in words)  # the page's words
     assert not any(line.lstrip().startswith("{") for line in lines)
-    assert lines[1].split()[1] in LABELS
+    assert lines[1].split()[1] in words or lines[1].split()[1] == "unsure"
+    assert "%" in lines[1]
     assert lines[2].split()[1] == "refused"
-    assert lines[3].split()[1] == "error"
+    assert lines[3].split()[1] == "unreadable"
+
+
+def test_a_refused_scene_exits_0_and_litert_says_nothing():
+    done = airken("predict", str(EXAMPLES / "night-rocket-launch.jpg"), "--json")
+    assert done.returncode == 0  # refused by the scene checks is still read: label null
+    assert json_lines(done.stdout)[0]["label"] is None
+    assert "XNNPACK" not in done.stderr and "INFO" not in done.stderr
+
+
+def test_pip_install_gives_a_command_that_works_from_any_folder(tmp_path):
+    """`pip install .` (no deps: the test venv has them) -> an `airken` script, run elsewhere."""
+    source, target = tmp_path / "source", tmp_path / "site"  # a copy: the build leaves no files in the repo
+    shutil.copytree(REPO_ROOT / "airken", source / "airken", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", source)
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert (target / "airken" / "models" / "airken.tflite").is_file()
+    assert (target / "airken" / "page.css").is_file()
+    script = (target / "bin" / "airken").read_text()
+    assert "airken.cli" in script
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = offline_env(PYTHONPATH=str(target))
+    done = subprocess.run([sys.executable, str(target / "bin" / "airken"), "predict", "--json",
+                           str(EXAMPLES / "clear-kite.jpg")], cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    rec = json_lines(done.stdout)[0]
+    check_record(rec)
+    assert rec["model"]["source"] == "bundled"
 
 
 def test_info_names_source_and_sha256():

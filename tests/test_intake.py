@@ -349,3 +349,24 @@ def test_threads_get_the_same_outcomes(corpus):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(outcome, cases))
     assert got == [c.expect for c in cases]
+
+
+def _heic(img, thumbnails):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    img.save(buf, "HEIF", quality=60, thumbnails=thumbnails)
+    return buf.getvalue()
+
+
+def test_heic_is_read_from_its_thumbnail_when_it_covers_what_the_pipeline_reads():
+    from airken.intake import read_photo
+
+    sky = Image.linear_gradient("L").resize((1600, 1200)).convert("RGB")
+    thumbed = read_photo(_heic(sky, [320]))
+    assert thumbed.image.size == (320, 240) and thumbed.format == "HEIF"  # the iPhone-sized thumbnail
+    assert read_photo(_heic(sky, [])).image.size == (448, 336)  # no thumbnail: the full image, shrunk
+    assert read_photo(_heic(sky, [160])).image.size == (448, 336)  # too small for the model: full image
+    # 16:10: a 320 px thumbnail is 200 px high, under the model's 224: the full image is read
+    assert read_photo(_heic(sky.resize((1600, 1000)), [320])).image.size == (448, 280)

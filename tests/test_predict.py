@@ -89,7 +89,7 @@ def test_generated_png_roundtrip(predictor):
 
 
 def test_calibration_softens_without_changing_the_class():
-    from airken.predictor import Calibration
+    from airken.calibration import Calibration
 
     probs = np.array([0.9, 0.08, 0.02], np.float32)
     soft = Calibration(temperature=2.0).apply(probs)
@@ -100,7 +100,7 @@ def test_calibration_softens_without_changing_the_class():
 
 
 def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
-    from airken.predictor import Calibration
+    from airken.calibration import Calibration
 
     monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=1.01))
     result = predictor.predict(EXAMPLES / "clear-kite.jpg")
@@ -122,8 +122,8 @@ def _haze_block(weight: float, favour: int) -> dict:
 
 
 def test_fusion_averages_the_network_with_the_haze_model(predictor, monkeypatch):
+    from airken.calibration import Calibration
     from airken.fusion import Fusion
-    from airken.predictor import Calibration
 
     monkeypatch.setattr(predictor, "calibration", Calibration())
     monkeypatch.setattr(predictor, "fusion", None)
@@ -156,3 +156,14 @@ def test_bundled_model_carries_its_fusion_and_calibration(predictor):
     if fusion is None:
         pytest.skip("the bundled model answers with the network alone")
     assert predictor.fusion is not None and predictor.fusion.weight == fusion["weight"]
+
+
+def test_the_runner_reads_a_batch_as_it_reads_one(predictor):
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, 256, (3, predictor.model.input_size, predictor.model.input_size, 3), dtype=np.uint8)
+    batch = predictor.model.run_batch(xs)
+    assert batch.shape == (3, len(LABELS)) and batch.dtype == np.float32
+    for x, row in zip(xs, batch, strict=True):
+        np.testing.assert_allclose(predictor.model.predict_proba(x), row / row.sum(), atol=1e-6)
+    with pytest.raises(ValueError):
+        predictor.model.run_batch(xs[0])

@@ -171,3 +171,12 @@ def test_real_non_sky_photos_from_a_package_are_refused(name):
     path = Path(skimage.__file__).parent / "data" / name
     report = check_scene(load_image(path))
     assert report.refused and report.reason, (name, report.stats)
+
+
+def test_haze_map_is_the_dark_channel_of_the_haze_features():
+    from airken.haze_features import dark_channel
+    from airken.scene import _RAMP, haze_map
+
+    a = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    expected = _RAMP[dark_channel(a, 15)]
+    assert np.array_equal(np.asarray(haze_map(Image.fromarray(a))), expected)

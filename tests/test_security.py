@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import AppServer
 
-from airken import uploads
+from airken import sweeper, uploads
 from airken.classes import LABELS
 from bench.load import GradioHTTP, api_prefix_of, http_get
 
@@ -126,21 +126,21 @@ def test_sweep_removes_stale_untracked_files_only(tmp_path):
     kept = _aged(root / "old" / "example.jpg", 1000, b"x")
     fresh = _aged(root / "new" / "photo.jpg", 0, b"x")
     _aged(root / "old", 1000)
-    assert uploads.sweep_untracked(root, [str(kept)], max_age_s=900) == 2
+    assert sweeper.sweep_untracked(root, [str(kept)], max_age_s=900) == 2
     assert not cut_off.exists() and not stale.exists()
     assert kept.exists() and fresh.exists()
     kept.unlink()
     _aged(root / "old", 1000)
-    uploads.sweep_untracked(root, [], max_age_s=900)
+    sweeper.sweep_untracked(root, [], max_age_s=900)
     assert not (root / "old").exists() and (root / "new").exists()  # emptied and idle: gone
 
 
 def test_sweep_at_shutdown_takes_only_cut_off_uploads(tmp_path):
     root = tmp_path / "uploads"
-    cut_off = _aged(root / "tmpab12cd", uploads.CUT_OFF_IDLE_S + 5, b"half an upload")
+    cut_off = _aged(root / "tmpab12cd", sweeper.CUT_OFF_IDLE_S + 5, b"half an upload")
     arriving = _aged(root / "tmpzz99yy", 0, b"still arriving")
     other = _aged(root / "abc" / "photo.jpg", 5000, b"x")  # another server's upload, if they share the folder
-    assert uploads.sweep_untracked(root, [], max_age_s=-1, at_shutdown=True) == 1
+    assert sweeper.sweep_untracked(root, [], max_age_s=-1, at_shutdown=True) == 1
     assert not cut_off.exists() and arriving.exists() and other.exists()
 
 
@@ -324,6 +324,6 @@ def test_cut_off_upload_is_swept_at_shutdown(server, client):
             break
         time.sleep(0.1)
     assert left, "the cut-off upload left no temp file: nothing to test"
-    time.sleep(uploads.CUT_OFF_IDLE_S + 0.5)
+    time.sleep(sweeper.CUT_OFF_IDLE_S + 0.5)
     assert server.stop() == 0
     assert not any(p.exists() for p in left)

@@ -4,11 +4,9 @@ diagrams and the "uncertain" threshold.
 A softmax trained on a few hundred near-duplicate frames is over-confident, and on a place
 it has never seen more so. Temperature scaling divides the logits by one number T fitted on
 validation frames (minimum negative log-likelihood); it changes how sure the model says it
-is, never which class it picks. numpy only (matplotlib for the diagram), so the same
-:func:`apply_temperature` can run in the app.
-
-Scores may be logits or probabilities: probabilities (rows in [0, 1] summing to 1) are
-turned into log-probabilities, which are logits up to a constant per row.
+is, never which class it picks. numpy only (matplotlib for the diagram). The temperature
+functions themselves (``apply_temperature``, ``softmax``, ``to_logits``) are the app's, from
+airken.calibration, so training and the app scale in exactly one way.
 """
 from __future__ import annotations
 
@@ -21,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+# re-exported: train.train and train.places call calibrate.apply_temperature
+from airken.calibration import apply_temperature, is_probabilities, softmax, to_logits  # noqa: F401
+
 log = logging.getLogger(__name__)
 
 T_MIN, T_MAX = 0.05, 20.0  # search range of the temperature
-_EPS = 1e-12
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
@@ -33,33 +33,6 @@ def _labels(y: Any, n: int) -> np.ndarray:
     if y.size != n:
         raise ValueError(f"{n} score rows but {y.size} labels")
     return y
-
-
-def is_probabilities(scores: np.ndarray, atol: float = 1e-3) -> bool:
-    s = np.asarray(scores, dtype=np.float64)
-    return bool(s.size and s.min() >= 0.0 and s.max() <= 1.0
-                and np.allclose(s.sum(axis=1), 1.0, atol=atol))
-
-
-def to_logits(scores: Any) -> np.ndarray:
-    """(N, K) logits; probabilities become log-probabilities (a zero gets log 1e-12)."""
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 2:
-        raise ValueError(f"scores must be (n, classes), got shape {s.shape}")
-    return np.log(np.clip(s, _EPS, 1.0)) if is_probabilities(s) else s
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def apply_temperature(scores: Any, temperature: float) -> np.ndarray:
-    """Probabilities softmax(logits / T). T > 1 softens, T < 1 sharpens; argmax unchanged."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    return softmax(to_logits(scores) / float(temperature))
 
 
 def negative_log_likelihood(scores: Any, y: Any, temperature: float = 1.0) -> float:
@@ -249,7 +222,7 @@ def selective_scores(probs: Any, y: Any, threshold: float) -> dict[str, float | 
 
 
 @dataclass(frozen=True)
-class Calibration:
+class CalibrationReport:
     """What temperature scaling did on one set of frames."""
 
     temperature: float
@@ -260,11 +233,11 @@ class Calibration:
     nll_after: float
 
 
-def calibration_report(scores: Any, y: Any, temperature: float, bins: int = 10) -> Calibration:
+def calibration_report(scores: Any, y: Any, temperature: float, bins: int = 10) -> CalibrationReport:
     """ECE and NLL of ``scores`` before and after dividing the logits by ``temperature``."""
     before = softmax(to_logits(scores))
     after = apply_temperature(scores, temperature)
-    return Calibration(float(temperature), int(len(before)),
+    return CalibrationReport(float(temperature), int(len(before)),
                        expected_calibration_error(before, y, bins),
                        expected_calibration_error(after, y, bins),
                        negative_log_likelihood(before, y), negative_log_likelihood(after, y))

@@ -97,20 +97,11 @@ def _compute_dtype(layer: tf.keras.layers.Layer) -> str | None:
 
 
 def tflite_predict(path: str | Path, x: np.ndarray, threads: int | None = None) -> np.ndarray:
-    """Probabilities (N, classes) float32 from a .tflite file for uint8 images (N, H, W, 3)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Probabilities (N, classes) float32 from a .tflite file for uint8 images (N, H, W, 3),
+    through the app's own runner."""
+    from airken.model import TFLiteModel
 
-    x = _check_images(x)
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    rows = []
-    for image in x:
-        interpreter.set_tensor(inp["index"], _to_input(image[None], inp))
-        interpreter.invoke()
-        rows.append(_from_output(interpreter.get_tensor(out["index"]), out)[0])
-    return np.stack(rows).astype(np.float32)
+    return TFLiteModel(path, threads=threads).run_batch(_check_images(x))
 
 
 def parity(keras_model: tf.keras.Model, tflite_path: str | Path, x: np.ndarray) -> dict:
@@ -166,20 +157,3 @@ def _write(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     log.info("wrote %s (%.1f kB)", path, len(content) / 1024)
     return path
-
-
-def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = detail["dtype"]
-    if dtype in (np.uint8, np.int8):
-        scale, zero = detail["quantization"]
-        info = np.iinfo(dtype)
-        q = np.round(x.astype(np.float32) / scale + zero) if scale else x.astype(np.float32)
-        return np.clip(q, info.min, info.max).astype(dtype)
-    return x.astype(dtype)
-
-
-def _from_output(y: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] in (np.uint8, np.int8):
-        scale, zero = detail["quantization"]
-        return (y.astype(np.float32) - zero) * scale
-    return y.astype(np.float32)

@@ -238,12 +238,12 @@ def load_data(cfg: Config, run_dir: Path):
     """Read, scan (quarantining bad files), split by whole days, decode to model inputs."""
     samples, problems, report = [], [], {}
     for folder in cfg.data:
-        rows, probs = data.read_folder(folder)
+        rows, found = data.read_folder(folder)  # found: the folder's problem rows, with counts
         rows = rows[: cfg.limit] if cfg.limit else rows
         samples += rows
-        problems += list(probs)
-        report[Path(folder).name] = {"rows": probs.rows, "unlabelled": probs.unlabelled,
-                                     "problems": len(probs), "usable": len(rows)}
+        problems += list(found)
+        report[Path(folder).name] = {"rows": found.rows, "unlabelled": found.unlabelled,
+                                     "problems": len(found), "usable": len(rows)}
     for p in problems:
         log.warning("skipped %s line %d (%s): %s", p.source, p.line, p.file, p.reason)
     samples, quarantined = data.scan_images(samples, run_dir)

@@ -93,3 +93,10 @@ def test_uncertain_threshold_edge_cases():
     thr = calibrate.choose_uncertain_threshold(tied, [0, 1, 2], 0.5, min_count=1)
     assert thr.coverage in (2 / 3, 1.0)
     assert calibrate.choose_uncertain_threshold(np.zeros((0, 3)), [], 0.8).n == 0
+
+
+def test_training_and_the_app_scale_with_one_function():
+    import airken.calibration
+
+    assert calibrate.apply_temperature is airken.calibration.apply_temperature
+    assert calibrate.softmax is airken.calibration.softmax

@@ -129,7 +129,7 @@ def test_card_says_what_it_is_for_and_credits_the_data(run_dir, tmp_path):
     card = (build_repo_folder(run_dir, tmp_path / "hub", REPO_ID) / "README.md").read_text()
     for text in ("## Intended use", "## Evaluation", "## Limitations", "## Data credit",
                  "Non-commercial", "2025-02-06", "season", "One fixed camera",
-                 "CC BY 4.0", "AQpictures", "0.808", "majority class", "confusion_all.png"):
+                 "CC BY 4.0", "AQpictures", "0.808", "always the commonest band", "confusion_all.png"):
         assert text in card, text
     assert "doi:10.34740/KAGGLE/DS/3152196" not in card  # only the data sets this run used
     assert "CC BY 4.0" in (tmp_path / "hub" / "LICENSE.md").read_text()

@@ -1,0 +1,134 @@
+"""Every AIRKEN_* environment variable, parsed in one place with one rule for bad values.
+
+A value that does not parse, or is out of range, is logged as a warning (once per value) and
+the default is used: a typo in a setting never stops the app or hides a photo's answer.
+Values are read when `current()` is called, not at import, so a test or a restarted process
+sees the environment it has. What a value means is the business of the module that uses it
+(airken.weights checks that a sha256 is one, for example); here it only gets its type.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+_warned: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The defaults are the documented ones (README, "Settings")."""
+
+    # where the model comes from (airken.weights)
+    model_path: Path | None = None  # AIRKEN_MODEL_PATH
+    model_sha256: str | None = None  # AIRKEN_MODEL_SHA256
+    hf_repo: str | None = None  # AIRKEN_HF_REPO (default: the manifest's pin)
+    hf_revision: str | None = None  # AIRKEN_HF_REVISION
+    hf_filename: str | None = None  # AIRKEN_HF_FILENAME
+    hub: bool = True  # AIRKEN_HUB
+    hub_timeout_s: float = 2.0  # AIRKEN_HUB_TIMEOUT
+    hub_deadline_s: float = 30.0  # AIRKEN_HUB_DEADLINE
+    bundled_dir: Path | None = None  # AIRKEN_BUNDLED_DIR (default: airken/models)
+    # how it runs (airken.model, airken.predictor, airken.ui)
+    threads: int | None = None  # AIRKEN_THREADS (default: the cores shared out among the interpreters)
+    concurrency: int = 2  # AIRKEN_CONCURRENCY
+    # what an upload may be (airken.intake)
+    max_bytes: int = 30 * 1024 * 1024  # AIRKEN_MAX_BYTES
+    max_pixels: int = 60_000_000  # AIRKEN_MAX_PIXELS
+    min_side: int = 32  # AIRKEN_MIN_SIDE
+    # the web app (airken.ui, airken.sweeper)
+    temp_max_age_s: int = 900  # AIRKEN_TEMP_MAX_AGE_S
+    sessions: int = 200  # AIRKEN_SESSIONS
+    batch_max_files: int = 100  # AIRKEN_BATCH_MAX_FILES
+    log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
+
+
+DEFAULTS = Settings()
+
+
+def current() -> Settings:
+    """The settings as the environment gives them now."""
+    d = DEFAULTS
+    return Settings(
+        model_path=_path("AIRKEN_MODEL_PATH"),
+        model_sha256=_text("AIRKEN_MODEL_SHA256", lower=True),
+        hf_repo=_text("AIRKEN_HF_REPO"),
+        hf_revision=_text("AIRKEN_HF_REVISION"),
+        hf_filename=_text("AIRKEN_HF_FILENAME"),
+        hub=_flag("AIRKEN_HUB", d.hub),
+        hub_timeout_s=_number("AIRKEN_HUB_TIMEOUT", d.hub_timeout_s, float),
+        hub_deadline_s=_number("AIRKEN_HUB_DEADLINE", d.hub_deadline_s, float),
+        bundled_dir=_path("AIRKEN_BUNDLED_DIR"),
+        threads=_number("AIRKEN_THREADS", d.threads, int),
+        concurrency=_number("AIRKEN_CONCURRENCY", d.concurrency, int),
+        max_bytes=_number("AIRKEN_MAX_BYTES", d.max_bytes, int),
+        max_pixels=_number("AIRKEN_MAX_PIXELS", d.max_pixels, int),
+        min_side=_number("AIRKEN_MIN_SIDE", d.min_side, int),
+        temp_max_age_s=_number("AIRKEN_TEMP_MAX_AGE_S", d.temp_max_age_s, int),
+        sessions=_number("AIRKEN_SESSIONS", d.sessions, int),
+        batch_max_files=_number("AIRKEN_BATCH_MAX_FILES", d.batch_max_files, int),
+        log_level=_choice("AIRKEN_LOG_LEVEL", d.log_level, _LOG_LEVELS),
+    )
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _ignore(name: str, raw: str, why: str, default: object) -> None:
+    if (name, raw) not in _warned:
+        _warned.add((name, raw))
+        log.warning("Ignoring %s=%r (%s); using %s", name, raw, why, "the default" if default is None else default)
+
+
+def _text(name: str, lower: bool = False) -> str | None:
+    raw = _raw(name)
+    return raw.lower() if raw and lower else raw
+
+
+def _path(name: str) -> Path | None:
+    raw = _raw(name)
+    return Path(raw).expanduser() if raw else None
+
+
+def _number(name: str, default, kind: type):
+    """A positive int or float; "3e7" is accepted for an int."""
+    raw = _raw(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(float(raw)) if kind is int else kind(raw)
+    except (ValueError, OverflowError):
+        _ignore(name, raw, "not a number", default)
+        return default
+    if not value > 0:
+        _ignore(name, raw, "must be positive", default)
+        return default
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    _ignore(name, raw, "expected 1/0, true/false, yes/no or on/off", default)
+    return default
+
+
+def _choice(name: str, default: str, allowed: set[str]) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if raw.upper() in allowed:
+        return raw.upper()
+    _ignore(name, raw, f"expected one of {', '.join(sorted(allowed))}", default)
+    return default

@@ -1,0 +1,52 @@
+"""airken.settings: every AIRKEN_* variable parsed in one place, with one rule for bad values."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from airken import settings
+from airken.intake import IntakeLimits
+from airken.model import default_threads
+
+
+@pytest.fixture(autouse=True)
+def no_airken_env(monkeypatch):
+    """Other test modules set AIRKEN_HUB=0 and more at import: start from none."""
+    for name in [n for n in os.environ if n.startswith("AIRKEN_")]:
+        monkeypatch.delenv(name)
+
+
+def test_defaults_without_the_environment():
+    assert settings.current() == settings.DEFAULTS
+
+
+def test_values_are_parsed_to_their_types(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRKEN_MAX_BYTES", "5e6")
+    monkeypatch.setenv("AIRKEN_HUB", "off")
+    monkeypatch.setenv("AIRKEN_HUB_TIMEOUT", "0.5")
+    monkeypatch.setenv("AIRKEN_MODEL_PATH", str(tmp_path / "m.tflite"))
+    monkeypatch.setenv("AIRKEN_THREADS", "3")
+    monkeypatch.setenv("AIRKEN_LOG_LEVEL", "debug")
+    s = settings.current()
+    assert s.max_bytes == 5_000_000 and s.hub is False and s.hub_timeout_s == 0.5
+    assert s.model_path == Path(tmp_path / "m.tflite") and s.log_level == "DEBUG"
+    assert IntakeLimits.from_env().max_bytes == 5_000_000 and default_threads() == 3
+
+
+@pytest.mark.parametrize("name,raw", [("AIRKEN_MAX_BYTES", "lots"), ("AIRKEN_CONCURRENCY", "-2"),
+                                      ("AIRKEN_HUB", "maybe"), ("AIRKEN_HUB_DEADLINE", "0"),
+                                      ("AIRKEN_TEMP_MAX_AGE_S", "soon"), ("AIRKEN_LOG_LEVEL", "LOUD"),
+                                      ("AIRKEN_THREADS", "two")])
+def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, raw):
+    monkeypatch.setenv(name, raw)
+    with caplog.at_level(logging.WARNING, logger="airken.settings"):
+        assert settings.current() == settings.DEFAULTS
+        settings.current()  # the second time says nothing new
+    assert sum(name in r.getMessage() for r in caplog.records) <= 1
+    settings._warned.discard((name, raw))
+    with caplog.at_level(logging.WARNING, logger="airken.settings"):
+        settings.current()
+    assert any(name in r.getMessage() and raw in r.getMessage() for r in caplog.records)
