@@ -214,7 +214,7 @@ def fit_phase(model, train_ds, val_ds, *, phase: str, epochs: int, lr: float, pa
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, loss_weights=loss_weights, metrics=metrics)
     speed = Throughput(n_train, phase)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(run_dir / f"history_{phase}.csv")),
         speed,
     ]

@@ -89,3 +89,25 @@ def test_run_ships_the_haze_model_it_was_evaluated_with(run):
     fusion = Fusion.from_metrics(saved)
     assert fusion is not None and fusion.weight == 0.5
     assert set(fusion.haze.classes) <= {0, 1, 2}
+
+
+def test_every_generalisation_option_trains_exports_and_runs_in_litert(tmp_path):
+    """Haze and within-place ranking, the log-PM2.5 head, the sky crop and source balance in
+    one tiny run: the exported file still takes pixels and gives three probabilities."""
+    from airken.model import TFLiteModel
+
+    folder = make_folder(tmp_path, day_labels=(0, 1, 2, 0, 1, 2, 0, 1), bad=False)
+    phones = make_folder(tmp_path, name="phones", day_labels=(2, 1, 0, 2), bad=False, place="alpha", seed=3)
+    out = tmp_path / "run"
+    metrics = train.main([
+        "--data", str(folder.path), str(phones.path), "--out", str(out), "--head-epochs", "1",
+        "--finetune-epochs", "1", "--val-days", "2", "--test-days", "2", "--kfold", "2", "--batch-size", "8",
+        "--unfreeze", "10", "--epoch-frames", "24", "--haze-rank", "0.5", "--place-rank", "0.5",
+        "--target", "logpm", "--crop-top", "0.7", "--balance", "source",
+    ])
+    objectives = metrics["training"]["objectives"]
+    assert objectives == {"target": "logpm", "haze_rank": 0.5, "place_rank": 0.5, "crop_top": 0.7}
+    assert metrics["training"]["finetune"]["epochs_run"] == 1
+    model = TFLiteModel(out / "export" / "airken-int8.tflite")
+    probs = model.predict_proba(np.full((model.input_size, model.input_size, 3), 128, np.uint8))
+    assert probs.shape == (3,) and abs(float(probs.sum()) - 1.0) < 1e-3
