@@ -21,7 +21,7 @@ import numpy as np
 from airken.classes import LABELS
 from airken.fusion import HazeModel
 from airken.haze_features import colour_features_batch
-from train.data import Sample, daylight_mask, grouped_kfold, labels_of
+from train.data import Sample, class_weights, daylight_mask, grouped_kfold, labels_of
 
 log = logging.getLogger(__name__)
 
@@ -109,48 +109,44 @@ def majority_baseline(y_train: Any, n_test: int) -> np.ndarray:
     return np.full(n_test, int(np.bincount(y).argmax()), dtype=np.int64)
 
 
-def _logreg_predict(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np.ndarray:
-    """StandardScaler + LogisticRegression(class_weight="balanced")."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    y = np.asarray(y_train, dtype=np.int64)
-    x_train = np.asarray(x_train, dtype=np.float64).reshape(len(y), -1)
-    x_test = np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)
-    if len(np.unique(y)) < 2:  # nothing to separate: the only class seen
-        return majority_baseline(y, len(x_test))
-    if not len(x_test):
-        return np.zeros(0, dtype=np.int64)
-    clf = make_pipeline(
-        StandardScaler(),
-        LogisticRegression(class_weight="balanced", max_iter=5000, C=1.0),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter on tiny folds
-        clf.fit(x_train, y)
-    return clf.predict(x_test).astype(np.int64)
-
-
-def fit_haze_model(feats: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
-                   c: float = 1.0) -> HazeModel:
-    """Standardised colour/haze features + multinomial logistic regression, as the app runs
-    it (airken.fusion.HazeModel). train.places' colour rows and train.train's fusion both use
-    this, so the leave-one-place-out numbers are those of the shipped haze model."""
+def fit_logistic(x: np.ndarray, y: Any, sample_weight: np.ndarray | None = None, c: float = 1.0,
+                 standardise: bool = True) -> HazeModel:
+    """The one logistic regression of every table: (standardised) features + multinomial
+    logistic regression, as a numpy model the app can run (airken.fusion.HazeModel; its
+    ``proba_features`` gives all three classes, 0 for a class training never saw). The
+    colour/haze baseline, the linear probe, the shipped haze model and train.places' recipes
+    are all this."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(feats, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.int64)
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    f = x.shape[1]
+    mean, std = (x.mean(axis=0), x.std(axis=0) + 1e-6) if standardise else (np.zeros(f), np.ones(f))
     classes = np.unique(y)
-    if len(classes) < 2:
-        f = x.shape[1]
+    if len(classes) < 2:  # nothing to separate: the only class seen
         return HazeModel(mean, std, np.zeros((0, f)), np.zeros(0), (int(classes[0]),), len(LABELS))
     clf = LogisticRegression(C=c, max_iter=3000, tol=1e-4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on tiny folds
         clf.fit((x - mean) / std, y, sample_weight=sample_weight)
     return HazeModel(mean, std, clf.coef_, clf.intercept_, tuple(int(k) for k in clf.classes_), len(LABELS))
+
+
+def fit_haze_model(feats: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
+                   c: float = 1.0) -> HazeModel:
+    """The colour/haze model as the app runs it (airken.fusion): fit_logistic on the
+    airken.haze_features of the frames. train.places' colour rows and train.train's fusion
+    both use this, so the leave-one-place-out numbers are those of the shipped haze model."""
+    return fit_logistic(feats, y, sample_weight, c)
+
+
+def _balanced_predict(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np.ndarray:
+    """fit_logistic with every class weighing the same; the predicted classes."""
+    y = np.asarray(y_train, dtype=np.int64)
+    if not len(x_test):
+        return np.zeros(0, dtype=np.int64)
+    model = fit_logistic(x_train, y, class_weights(y))
+    return model.proba_features(np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)).argmax(axis=1)
 
 
 def _colour_inputs(x: np.ndarray) -> np.ndarray:
@@ -162,12 +158,12 @@ def _colour_inputs(x: np.ndarray) -> np.ndarray:
 def colour_baseline(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np.ndarray:
     """Colour/haze feature model. x_*: uint8 images (N, H, W, 3) or precomputed
     airken.haze_features matrices (N, F)."""
-    return _logreg_predict(_colour_inputs(x_train), y_train, _colour_inputs(x_test))
+    return _balanced_predict(_colour_inputs(x_train), y_train, _colour_inputs(x_test))
 
 
 def linear_probe(feat_train: np.ndarray, y_train: Any, feat_test: np.ndarray) -> np.ndarray:
     """The same logistic regression on frozen backbone features supplied by the caller."""
-    return _logreg_predict(feat_train, y_train, feat_test)
+    return _balanced_predict(feat_train, y_train, feat_test)
 
 
 # ---------------------------------------------------------------------------------------

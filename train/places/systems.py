@@ -69,19 +69,8 @@ def _constant(probs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _logreg(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Weighted multinomial logistic regression; predict(x) -> (n, K) probabilities."""
-    from sklearn.linear_model import LogisticRegression
-
-    classes = np.unique(y)
-    if len(classes) < 2:
-        p = np.zeros(K)
-        p[classes[0]] = 1.0
-        return lambda x_: np.tile(p, (len(x_), 1))
-    clf = LogisticRegression(C=c, max_iter=3000, tol=TOL)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter on tiny folds
-        clf.fit(x, y, sample_weight=w)
-    return lambda x_: _full_probs(clf.predict_proba(x_), clf.classes_)
+    """train.evaluate.fit_logistic on features the recipe has already scaled; predict(x) -> (n, K)."""
+    return evaluate.fit_logistic(x, y, w, c, standardise=False).proba_features
 
 
 def _binary(x: np.ndarray, t: np.ndarray, w: np.ndarray, c: float) -> Callable[[np.ndarray], np.ndarray]:
