@@ -80,11 +80,14 @@ def _plain(value):
 
 
 class Predictor:
-    def __init__(self, model: TFLiteModel, source: ModelSource, limits: IntakeLimits | None = None):
+    def __init__(self, model: TFLiteModel, source: ModelSource, limits: IntakeLimits | None = None,
+                 metrics: dict | None = None):
+        """``metrics``: the model's metrics.json (fusion, calibration, class prior); default the
+        one beside the file or bundled for it. Training passes its own before bundling."""
         self.model = model
         self.source = source
         self.limits = limits or IntakeLimits.from_env()
-        self.metrics = read_metrics(source)
+        self.metrics = read_metrics(source) if metrics is None else metrics
         self.calibration = Calibration.from_metrics(self.metrics)
         self.fusion = _fusion(self.metrics)
         self.train_prior, self.default_prior = _priors(self.metrics)

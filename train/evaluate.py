@@ -21,7 +21,7 @@ import numpy as np
 from airken.classes import LABELS
 from airken.fusion import HazeModel
 from airken.haze_features import colour_features_batch
-from train.data import Sample, class_weights, daylight_mask, grouped_kfold, labels_of
+from train.data import Sample, class_weights, daylight_mask, grouped_kfold, labels_of, reading_ids
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ SYSTEM_TITLES = {
     "majority": "majority class",
 }
 
-Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+FoldModel = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (train_idx, test_idx) -> predictions
 
 
 # ---------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def grouped_kfold_estimate(
     colour_x: np.ndarray | None = None,
     k: int = 5,
     seed: int = 0,
-    models: Predictor | Mapping[str, Predictor] | None = None,
+    models: FoldModel | Mapping[str, FoldModel] | None = None,
 ) -> dict[str, Any]:
     """Mean and std across k folds grouped by (place, date) of balanced accuracy, macro-F1
     and accuracy, for the majority and colour baselines and optional models.
@@ -320,7 +320,7 @@ def grouped_kfold_estimate(
     """
     y = labels_of(samples)
     feats = _colour_inputs(colour_x) if colour_x is not None else None
-    fns: dict[str, Predictor] = (
+    fns: dict[str, FoldModel] = (
         {} if models is None else {"model": models} if callable(models) else dict(models)
     )
     scores: dict[str, dict[str, list[float | None]]] = {}
@@ -344,6 +344,33 @@ def grouped_kfold_estimate(
         "systems": {name: {key: _mean_std(v) for key, v in per.items()}
                     for name, per in scores.items()},
     })
+
+
+def readability_probe(features: Mapping[str, np.ndarray], samples: Sequence[Sample], k: int = 5,
+                      seed: int = 0) -> dict[str, dict[str, float]]:
+    """What the features tell apart besides the air: balanced accuracy of fit_logistic
+    (classes weighed equally) at naming each frame's data source and place, in k folds
+    grouped by hourly reading, for each named feature matrix. Near 1.0 means the features
+    carry the camera and the scene; the class must then not be read from those."""
+    from sklearn.model_selection import GroupKFold
+
+    readings = reading_ids(samples)
+    targets = {"source": [s.source for s in samples], "place": [s.place for s in samples]}
+    out: dict[str, dict[str, float]] = {}
+    for name, x in features.items():
+        out[name] = {}
+        for what, values in targets.items():
+            names, y = np.unique(values, return_inverse=True)
+            if len(names) < 2:
+                continue
+            pred = np.zeros(len(y), dtype=np.int64)
+            for tr, te in GroupKFold(n_splits=min(k, len(np.unique(readings)))).split(x, y, readings):
+                model = fit_logistic(x[tr], y[tr], class_weights(y[tr]))
+                pred[te] = model.proba_features(x[te]).argmax(axis=1)
+            recall = [float(np.mean(pred[y == c] == c)) for c in range(len(names))]
+            out[name][what] = float(np.mean(recall))
+        out[name]["chance_place"] = 1.0 / len(set(targets["place"]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from airken.fusion import Fusion
 from airken.haze_features import colour_features_batch
+from airken.prior import UNIFORM, WORLD_PRIOR
 from train import calibrate as cal
 from train import data, evaluate, log_to, objectives
 from train.backbone import backbone_input_size, build_backbone
@@ -401,9 +402,39 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
         result["fusion"] = fusion.to_dict()
     result["calibration"] = calibrate(model_probs(val_idx), y[val_idx], cfg.min_temperature,
                                       probs[test_day], y[test_idx][test_day], run_dir)
+    result["class_prior"] = class_prior(y[train_idx])
+    day_features = {"colour/haze": colour[day_idx], "frozen backbone": frozen_features[day_idx],
+                    "fine-tuned network": feature_model(model).predict(
+                        data.make_tf_dataset(x[day_idx], None, 64, training=False), verbose=0)}
+    result["probe"] = evaluate.readability_probe(day_features, day_samples, seed=cfg.seed)
     if cfg.export:
         result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)
+        result["examples"] = read_examples(run_dir, result)
     return result
+
+
+def class_prior(y_train: np.ndarray) -> dict:
+    """The class prior the model's output assumes (every epoch draws the classes equally, and
+    the haze model weighs them equally), the default the app corrects it to, and, for the
+    record, how often each class occurs in the training frames."""
+    counts = np.bincount(y_train, minlength=3)
+    return {"train": list(UNIFORM), "world": list(WORLD_PRIOR), "training_frames": (counts / counts.sum()).tolist()}
+
+
+def read_examples(run_dir: Path, metrics: dict) -> dict:
+    """The app's example photos, read by the exported file train.bundle would ship, with this
+    run's fusion, calibration and prior: a sanity table, never used for fitting."""
+    from airken.examples import markdown, read_examples, summary
+    from airken.model import TFLiteModel
+    from airken.predictor import Predictor
+    from airken.weights import ModelSource, sha256_file
+    from train.bundle import choose_variant
+
+    path = run_dir / "export" / metrics["export"][choose_variant(metrics)]["file"]
+    source = ModelSource(path, "local", None, None, sha256_file(path), path.name)
+    predictor = Predictor(TFLiteModel(path), source, metrics=metrics)
+    rows = read_examples(predictor)
+    return {"rows": rows, "summary": summary(rows), "markdown": markdown(rows)}
 
 
 def predict_probs(model, x) -> np.ndarray:
@@ -461,8 +492,28 @@ def run(cfg: Config, run_dir: Path, strategy, device) -> dict:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     report = dict(metrics["evaluation"], kfold=metrics["kfold"], notes=run_notes(metrics))
     evaluate.write_report(report, run_dir / "report.md")
+    with open(run_dir / "report.md", "a", encoding="utf-8") as f:
+        f.write("\n" + "\n".join(extra_sections(metrics)) + "\n")
     log.info("done in %.0f s: %s", metrics["training"]["total_seconds"], run_dir)
     return metrics
+
+
+def extra_sections(metrics: dict) -> list[str]:
+    """report.md's sections on what the features carry besides the air, and the example photos."""
+    lines = ["## What the features tell apart (daylight frames, 5 folds grouped by hourly reading)", "",
+             "Balanced accuracy of a logistic regression naming the data source and the place of a frame from "
+             f"its features (chance for the place {next(iter(metrics['probe'].values()))['chance_place']:.2f}). "
+             "Near 1.00: the features carry the camera and the scene, which the class must not be read from.", "",
+             "| features | source | place |", "|---|---|---|"]
+    lines += [f"| {name} | {row.get('source', float('nan')):.2f} | {row.get('place', float('nan')):.2f} |"
+              for name, row in metrics["probe"].items()]
+    if "examples" in metrics:
+        s = metrics["examples"]["summary"]
+        lines += ["", "## The app's example photos (a sanity check, never data)", "",
+                  f"Clear blue skies read healthy: {s['clear_sky_healthy']} of {s['clear_sky']}; read unhealthy: "
+                  f"{s['clear_sky_danger']}. Read unhealthy without being unsure: "
+                  f"{', '.join(s['danger_confident']) or 'none'}.", "", metrics["examples"]["markdown"]]
+    return lines
 
 
 def run_notes(metrics: dict) -> list[str]:

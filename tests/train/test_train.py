@@ -81,6 +81,20 @@ def test_metrics_hold_model_baselines_and_parity(run):
     assert np.isfinite(saved["training"]["total_seconds"])
 
 
+def test_run_records_its_prior_what_its_features_carry_and_the_example_photos(run):
+    out, metrics, _ = run
+    assert metrics["class_prior"]["train"] == pytest.approx([1 / 3] * 3)
+    assert sum(metrics["class_prior"]["world"]) == pytest.approx(1.0)
+    probe = metrics["probe"]
+    assert set(probe) == {"colour/haze", "frozen backbone", "fine-tuned network"}
+    assert all(0.0 <= row["place"] <= 1.0 for row in probe.values())
+    rows = metrics["examples"]["rows"]
+    assert len(rows) == 12 and {r["photo"] for r in rows} >= {"clear-kite", "no-sky-coffee"}
+    assert next(r for r in rows if r["photo"] == "night-rocket-launch")["label"] is None  # refused, not guessed
+    report = (out / "report.md").read_text()
+    assert "What the features tell apart" in report and "Blue sky with a kite" in report
+
+
 def test_run_ships_the_haze_model_it_was_evaluated_with(run):
     from airken.fusion import Fusion
 
