@@ -31,7 +31,7 @@ import numpy as np
 
 from airken.classes import LABELS
 from train import data, evaluate, log_to, verdicts
-from train.places.features import Lite0Features, compute_features, load_samples, thin
+from train.places.features import LiteFeatures, compute_features, load_samples, thin
 from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
 from train.places.systems import Context, fit_colour, fit_majority, fit_probe
 
@@ -194,7 +194,7 @@ def rebuild(folder: Path, data_folders, systems) -> dict[str, Any]:
     if cfg.per_reading:
         samples = thin(samples, cfg.per_reading)
     feature_dir = Path(cfg.features) if cfg.features else folder / "features"
-    feats, _ = compute_features(samples, ["whole"], False, Lite0Features(feature_dir), "lite0", feature_dir, cfg.seed)
+    feats, _ = compute_features(samples, ["whole"], False, LiteFeatures(feature_dir), "lite0", feature_dir, cfg.seed)
     ctx = Context.build(samples, feats, cfg.seed)
     pool = np.flatnonzero(data.daylight_mask(samples))
     folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed) if not cfg.places or f.place in cfg.places]
@@ -234,7 +234,7 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     if cfg.per_reading:
         samples = thin(samples, cfg.per_reading)
     feature_dir = Path(cfg.features) if cfg.features else out / "features"
-    extractor = extractor or Lite0Features(feature_dir)
+    extractor = extractor or LiteFeatures(feature_dir)
     feats, _ = compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
     ctx = Context.build(samples, feats, cfg.seed)
     pool = np.flatnonzero(data.daylight_mask(samples))

@@ -17,7 +17,7 @@ import numpy as np
 
 from airken.classes import LABELS
 from train import calibrate, data, evaluate, log_to
-from train.places.features import VIEWS, Lite0Features, PixelFeatures, compute_features, load_samples, thin
+from train.places.features import VIEWS, LiteFeatures, PixelFeatures, compute_features, load_samples, thin
 from train.places.folds import (
     Fold,
     Run,
@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="cut-down run: 2 frames per (place, date, hour), whole + top60 views, "
                         "fewer recipes and head epochs")
     p.add_argument("--per-group", type=int, default=None)
-    p.add_argument("--backbone", choices=["lite0", "pixels"], default=d.backbone)
+    p.add_argument("--backbone", choices=["lite0", "lite1", "lite2", "pixels"], default=d.backbone)
     p.add_argument("--views", nargs="+", choices=VIEWS, default=None)
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--no-head", dest="head", action="store_false",
@@ -175,7 +175,8 @@ def run(cfg: Config, extractor: Callable[[np.ndarray], np.ndarray] | None = None
         samples = thin(samples, cfg.per_group)
     timings["load_and_scan_s"] = round(time.perf_counter() - t_start, 1)
     if extractor is None:
-        extractor = PixelFeatures() if cfg.backbone == "pixels" else Lite0Features(out / "features", cfg.threads)
+        extractor = (PixelFeatures() if cfg.backbone == "pixels"
+                     else LiteFeatures(out / "features", cfg.threads, cfg.backbone))
     t0 = time.perf_counter()
     feats, timings["features"] = compute_features(samples, cfg.views, cfg.augment, extractor,
                                                   cfg.backbone, out / "features", cfg.seed)
