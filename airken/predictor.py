@@ -131,18 +131,21 @@ class Predictor:
             if self.fusion is not None:
                 probs = self.fusion.apply(probs, x)
             t3 = time.perf_counter()
-            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3))
+            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3), scene.unreliable)
         result.photo = photo
         return result
 
     def _verdict(self, probs: np.ndarray, prior: tuple[float, ...] | None, warnings: list[str],
-                 timings: dict) -> Prediction:
+                 timings: dict, unreliable: bool = False) -> Prediction:
+        """``unreliable``: the scene checks say the photo cannot back a verdict (it is then
+        shown as unsure whatever the confidence; the checks' warning says why)."""
         probs = apply_prior(self.calibration.apply(probs), prior, self.train_prior)
         best = CLASSES[int(np.argmax(probs))]
         confidence = float(probs.max())
-        uncertain = confidence < self.calibration.uncertain_below
-        if uncertain:
+        unsure = confidence < self.calibration.uncertain_below
+        if unsure:
             warnings = [*warnings, UNSURE_WARNING]
+        uncertain = unsure or unreliable
         return Prediction(
             label=best.name,
             probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},

@@ -30,6 +30,8 @@ class SceneReport:
     refused: bool
     reason: str | None
     stats: dict[str, float]
+    # The photo can be read, but not relied on (no colour at all): the verdict is shown as unsure.
+    unreliable: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class SceneThresholds:
     warn_ground_sharpness: float = 15.0  # Laplacian variance of the non-sky part
     sun_min_fraction: float = 0.002  # compact clipped blob inside the sky: the sun
     sun_max_fraction: float = 0.03
+    # No colour at all (black-and-white): the blue of the sky, the model's main clue, is gone.
+    # Phone photos, even of fog, keep a colour spread of 12 or more (99th percentile, data frames).
+    grey_spread: float = 4.0
 
 
 DEFAULT_THRESHOLDS = SceneThresholds()
@@ -71,6 +76,8 @@ WARN_LITTLE_SKY = "Only a small part of the photo is sky: include more sky for a
 WARN_DIM = "The light is low (dusk or heavy cloud): the reading is less reliable."
 WARN_CLIPPED = "Part of the photo is over-exposed (pure white): the reading is less reliable."
 WARN_SUN = "The sun is in the picture: glare can make the air look hazier than it is."
+WARN_GREY = ("This photo has no colour (black and white): the colour of the sky is the main clue, so "
+             "the reading is a rough hint at best.")
 WARN_BLUR = "The photo looks blurred: hold the camera still for a sharper picture."
 
 
@@ -277,6 +284,8 @@ def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
         "sharpness": _laplacian_var(y),
         "ground_sharpness": _laplacian_var(y, ground) if ground.mean() >= 0.1 else -1.0,
         "sun_fraction": _sun_fraction(g, sky),
+        # 99th percentile of max(R, G, B) - min(R, G, B): 0 for a black-and-white picture
+        "colour_spread": float(np.percentile(a.max(-1) - a.min(-1), 99)),
     }
 
 
@@ -291,7 +300,10 @@ def check_scene(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
     st = scene_stats(_check_size(img), thresholds)
     reason = _refusal(st, thresholds)
     warnings = () if reason else _warnings(st, thresholds)
-    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st)
+    grey = reason is None and st["colour_spread"] < thresholds.grey_spread
+    if grey:
+        warnings = (WARN_GREY, *warnings)
+    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st, unreliable=grey)
 
 
 CHECK_SIZE = 320  # long side the checks run at: the statistics need no more, and it halves their cost

@@ -65,8 +65,10 @@ def test_sun_in_frame_warns_and_clear_skies_do_not(examples):
 
 
 def test_fog_is_a_reading_not_a_blank_frame(examples):
-    report = check_scene(examples["fog-pier.jpg"])
-    assert not report.refused and report.warnings == ()
+    from airken.scene import WARN_GREY
+
+    report = check_scene(examples["fog-pier.jpg"])  # a black-and-white picture: read, shown as unsure
+    assert not report.refused and report.warnings == (WARN_GREY,) and report.unreliable
     assert report.stats["sky_fraction"] > 0.4
 
 
@@ -180,3 +182,21 @@ def test_haze_map_is_the_dark_channel_of_the_haze_features():
     a = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     expected = _RAMP[dark_channel(a, 15)]
     assert np.array_equal(np.asarray(haze_map(Image.fromarray(a))), expected)
+
+
+def test_a_black_and_white_photo_is_read_but_never_relied_on():
+    from airken.scene import WARN_GREY
+
+    skimage = pytest.importorskip("skimage")
+    grey = Image.open(Path(skimage.__file__).parent / "data" / "camera.png").convert("RGB")  # a grey field and sky
+    report = check_scene(grey)
+    assert not report.refused and report.unreliable and report.warnings[0] == WARN_GREY
+    colour = check_scene(load_image(EXAMPLES / "clear-kite.jpg"))
+    assert not colour.unreliable and WARN_GREY not in colour.warnings
+
+
+def test_the_predictor_marks_a_black_and_white_verdict_unsure():
+    from airken.predictor import get_predictor
+
+    pred = get_predictor().predict(EXAMPLES / "fog-pier.jpg")
+    assert pred.label is not None and pred.uncertain

@@ -7,8 +7,10 @@ The rule itself (airken.uploads) is tested here directly too, without a server.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import AppServer
 
-from airken import sweeper, uploads
+from airken import render, sweeper, uploads
 from airken.classes import LABELS
 from bench.load import GradioHTTP, api_prefix_of, http_get
 
@@ -219,6 +221,8 @@ def _shapes(canaries: Path, uploads_dir: Path, uploaded: str) -> dict[str, objec
 def _answer(outcome: tuple[str, object]) -> str:
     """'class', 'refused: <message>', 'gradio refused' (before our code, no message), or http."""
     event, payload = outcome
+    if event == "complete" and html.escape(uploads.NOT_AN_UPLOAD) in html.escape(html.unescape(str(payload))):
+        return f"refused: {uploads.NOT_AN_UPLOAD}"  # the page shows the refusal in its card or table
     if event == "complete":
         first = payload[0] if isinstance(payload, list) else payload
         label = first.get("label") if isinstance(first, dict) else None
@@ -233,8 +237,8 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
         "/call/predict": lambda v: client.call("predict", [v]),
-        "/call/read_photo": lambda v: client.call("read_photo", [v]),
-        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v]),
+        "/call/read": lambda v: client.call("read", [v]),
+        "queue/join read": lambda v: client.join(fn_index["read"], [v]),
         "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
     }
     ours = f"refused: {uploads.NOT_AN_UPLOAD}"
@@ -250,7 +254,7 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     # Where our rule answers, it says the same thing whatever lies at the path.
     assert answers["/call/predict", "FileData without meta"] == ours
     assert answers["/call/predict", "text file"] == answers["/call/predict", "missing file"] == ours
-    assert answers["queue/join read_photo", "symlink in the upload folder"] == ours
+    assert answers["queue/join read", "symlink in the upload folder"] == ours
     # The canaries were never opened, listed or copied (the hook does see the uploads: below).
     assert [line for line in server.audited() if str(canaries) in line] == []
     assert "Traceback" not in "".join(answers.values())
@@ -265,9 +269,11 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     # (A bare string is refused by Gradio itself before our code: the Image input wants a dict.)
     for value in ({"path": uploaded, "meta": meta}, {"path": uploaded}, {"path": str(link)}, {"path": str(EXAMPLE)}):
         assert _answer(client.call("predict", [value])) == "class", value
-    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}])) == "class"
+    assert _answer(client.join(fn_index["read"], [{"path": uploaded, "meta": meta}])) == "class"
     rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}]])
-    assert rows[0] == "complete" and rows[1][0]["data"][0][1] in LABELS
+    verdicts = re.findall(r'data-col="Verdict">([^<]*)<', str(rows[1][0]))
+    assert rows[0] == "complete" and len(verdicts) == 1
+    assert any(word in verdicts[0] for word in render.WORDS.values()), verdicts  # read, not refused
     assert f"open {uploaded}" in server.audited()  # the audit hook sees what the server reads
 
 
