@@ -21,19 +21,13 @@ import numpy as np
 from airken.classes import LABELS
 from airken.fusion import HazeModel
 from airken.haze_features import colour_features_batch
+from airken.measurements import SYSTEM_NAMES
 from train.data import Sample, class_weights, daylight_mask, grouped_kfold, labels_of, reading_ids
 
 log = logging.getLogger(__name__)
 
 MIN_TEST_FRAMES = 10  # fewer test frames of a class than this: its recall is noise
 MIN_TEST_GROUPS = 2  # fewer (place, date) groups than this: one day decides the number
-SYSTEM_TITLES = {
-    "model": "model",
-    "linear_probe": "linear probe (frozen backbone + LR)",
-    "colour": "colour/haze features + LR",
-    "majority": "majority class",
-}
-
 FoldModel = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (train_idx, test_idx) -> predictions
 
 
@@ -416,7 +410,7 @@ def caveats(metrics: Mapping[str, Any], min_frames: int = MIN_TEST_FRAMES,
     for base in ("linear_probe", "colour", "majority"):
         b = systems.get(base, {}).get("balanced_accuracy")
         if model is not None and b is not None and model <= b:
-            notes.append(f"The model does not beat the {SYSTEM_TITLES[base]} baseline on "
+            notes.append(f"The model does not beat the {SYSTEM_NAMES[base]} on "
                          f"balanced accuracy ({model:.3f} vs {b:.3f}).")
     notes.append("Labels are hourly PM2.5 from a monitoring station, not measured where the "
                  "photo was taken: a noisy label for a single photo.")
@@ -429,7 +423,7 @@ def _systems_table(sec: Mapping[str, Any], labels: Sequence[str]) -> list[str]:
             "|---|---|---|---|" + "---|" * len(labels)]
     for name, m in sec["systems"].items():
         rec = " | ".join(_fmt(m["per_class_recall"].get(lab)) for lab in labels)
-        rows.append(f"| {SYSTEM_TITLES.get(name, name)} | {_fmt(m['accuracy'])} | "
+        rows.append(f"| {SYSTEM_NAMES.get(name, name)} | {_fmt(m['accuracy'])} | "
                     f"{_fmt(m['balanced_accuracy'])} | {_fmt(m['macro_f1'])} | {rec} |")
     return rows
 
@@ -442,7 +436,7 @@ def _kfold_lines(kf: Mapping[str, Any]) -> list[str]:
         cells = " | ".join(
             "n/a" if s[key]["mean"] is None else f"{s[key]['mean']:.3f} +- {s[key]['std']:.3f}"
             for key in ("balanced_accuracy", "macro_f1", "accuracy"))
-        lines.append(f"| {SYSTEM_TITLES.get(name, name)} | {cells} |")
+        lines.append(f"| {SYSTEM_NAMES.get(name, name)} | {cells} |")
     return lines
 
 

@@ -148,8 +148,8 @@ def test_evaluate_split_sections_and_report(data, tmp_path):
     report = write_report({**m, "kfold": kf}, tmp_path / "report.md", title="Synthetic")
     text = report.read_text()
     assert text.startswith("# Synthetic")
-    for part in ("## Test split: all frames", "## Test split: night frames", "majority class",
-                 "colour/haze features", "recall danger", "## Grouped k-fold estimate",
+    for part in ("## Test split: all frames", "## Test split: night frames", "always the commonest band",
+                 "colour/haze baseline", "recall danger", "## Grouped k-fold estimate",
                  "## Caveats", "danger appears on a single date only",
                  "](confusion_all.png)"):
         assert part in text, part

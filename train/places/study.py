@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from airken import measurements
 from airken.classes import LABELS
 from train import calibrate, data, evaluate, log_to
 from train.places.features import VIEWS, LiteFeatures, PixelFeatures, compute_features, load_samples, thin
@@ -153,15 +154,12 @@ def select_recipe(ctx: Context, folds: Sequence[Fold], steps=STEPS
     return current, table, runs
 
 
-SYSTEM_NOTES = {
-    "majority": "majority class of the training frames",
-    "colour": "colour/haze features (airken.haze_features) of the whole frame + class-balanced LR",
-    "linear_probe": "frozen Lite0 features of the whole frame + class-balanced LR",
+SYSTEM_NOTES = {  # the baselines as every table names them, and this study's own rows
+    **measurements.SYSTEM_NOTES,
     "head": "train.train phase 1: dropout 0.3 + softmax on frozen whole-frame features, Adam, "
             "oversampled classes, early stop on validation",
     "head_recipe": "phase-1 head on the chosen recipe's inputs and weights (no late fusion)",
     "model": "the chosen recipe: LR on frozen features with the kept generalisation choices",
-    "date_hour": "image-free: day of year and hour (sin/cos) + class-balanced LR",
 }
 
 
