@@ -2,9 +2,12 @@
 and names and files that are not profiles are refused with a message."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from airken.classes import LABELS as LABELS_
 from airken.profiles import (
     MAX_OFFSET,
     BadProfile,
@@ -79,3 +82,53 @@ def test_damaged_profiles_are_refused(text):
 def test_a_missing_profile_says_how_to_make_one(tmp_path):
     with pytest.raises(BadProfile, match="airken calibrate --name rooftop"):
         load_profile("rooftop", tmp_path)
+
+
+def _folder(tmp_path, rows):
+    import shutil
+
+    images = tmp_path / "cam" / "images"
+    images.mkdir(parents=True)
+    lines = ["file,timestamp_local,pm25,label"]
+    for i, (src, stamp, pm25, label) in enumerate(rows):
+        name = f"{i:02d}-{src}"
+        if src != "missing.jpg":
+            shutil.copy(EXAMPLES / src, images / name)
+        lines.append(f"{name},{stamp},{pm25},{label}")
+    (tmp_path / "cam" / "labels.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "cam"
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+
+
+def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
+    from airken.predictor import get_predictor
+    from airken.profiles import calibrate_folder, read_folder
+
+    folder = _folder(tmp_path, [
+        ("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
+        ("clear-mountains-picos-de-europa.jpg", "2026-05-01T10:30", "", "healthy"),
+        ("clear-bridge-cables.jpg", "2026-05-02T11:00", "12", ""), ("overcast-storm.jpg", "2026-05-03T12:00", "20", ""),
+        ("night-rocket-launch.jpg", "2026-05-04T21:00", "15", ""), ("missing.jpg", "2026-05-04T10:00", "15", ""),
+        ("fog-pier.jpg", "2026-05-05T09:00", "n/a", ""),
+    ])
+    found = read_folder(folder)
+    assert len(found.paths) == 5 and found.readings[0] == found.readings[1]  # one hour, one reading
+    assert {why for _, why in found.skipped} == {"no such image", "no usable pm25 or label"}
+    predictor = get_predictor()
+    before = [predictor.predict(p, prior="train").label for p in found.paths[:4]]
+    profile, skipped = calibrate_folder(predictor, folder, "balcony")
+    assert profile.readings == 3 and profile.photos == 4  # the night photo is refused by the scene checks
+    assert any("night" in why for _, why in skipped)
+    after = [LABELS_[int(np.argmax(profile.apply(np.array([predictor.predict(p, prior="train").probabilities[c]
+                                                        for c in LABELS_]))))] for p in found.paths[:4]]
+    assert after.count("healthy") >= before.count("healthy") and after.count("healthy") >= 3
+    assert profile.model_sha256 == predictor.source.sha256
+
+
+def test_a_folder_without_the_layout_is_refused(tmp_path):
+    from airken.profiles import read_folder
+
+    with pytest.raises(BadProfile, match="labels.csv"):
+        read_folder(tmp_path)
