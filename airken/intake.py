@@ -21,6 +21,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
+from airken.exif import read_taken
+
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms
 except ImportError:  # pragma: no cover
@@ -231,6 +233,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             with Image.open(fh) as im:
                 _check_header(im, limits)
                 _load_first_frame(im, limits)
+                taken = read_taken(im)  # after load: PNG may keep its eXIf chunk after the pixels
                 upright = _exif_transpose(im)  # a copy that outlives the file
     except ImageRejected:
         raise
@@ -253,7 +256,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             f"This image uses a colour format we cannot read ({upright.mode}): "
             "upload it as JPEG or PNG."
         ) from None
-    return Photo(_shrink(rgb, limits.work_size))
+    return Photo(_shrink(rgb, limits.work_size), taken.at, taken.latitude, taken.longitude)
 
 
 def _too_many_pixels_msg(limits: IntakeLimits) -> str:
