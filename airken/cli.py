@@ -1,7 +1,8 @@
-"""Command line: `python -m airken predict PATH... [--json]` and `python -m airken info`.
+"""Command line: `python -m airken predict PATH... [--json]`, `python -m airken info` and
+`python -m airken air (--lat LAT --lon LON | --where PLACE) [--time ISO8601] [--json]`.
 
-Exit status: 0 when every input was read, 2 when any was refused (unreadable file), 1 when
-the model itself could not be loaded.
+Exit status: 0 when every input was read, 2 when any was refused (unreadable file; for `air`,
+no modelled PM2.5), 1 when the model itself could not be loaded.
 """
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import json
 import logging
 import sys
 
+from airken.air import air_block, predict_with_air
 from airken.intake import ImageRejected
+from airken.openmeteo import CREDIT, AirError, default_client
 from airken.predictor import Prediction, get_predictor
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
@@ -20,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "air":  # no model needed
+        return _air(args)
     try:
         predictor = get_predictor(instances=1)  # one file at a time, with every core
     except RuntimeError as err:  # no usable model anywhere: say what to do
@@ -39,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--json", action="store_true", help="one JSON object per line per input")
     info = sub.add_parser("info", help="where the model came from, its revision and sha256")
     info.add_argument("--json", action="store_true")
+    air = sub.add_parser("air", help="modelled PM2.5 for a place and hour, the next 48 hours and their best windows")
+    air.add_argument("--lat", help="latitude, decimal degrees (rounded to 0.1 before it is sent)")
+    air.add_argument("--lon", help="longitude, decimal degrees")
+    air.add_argument("--where", metavar="PLACE", help="a place name instead of --lat/--lon")
+    air.add_argument("--time", help="ISO 8601 (default now); without an offset, local time at the place")
+    air.add_argument("--json", action="store_true", help="one JSON object")
     return parser
 
 
@@ -48,7 +59,7 @@ def _predict(predictor, paths: list[str], as_json: bool) -> int:
         print(f"{'file':40} {'verdict':9} {'healthy':>8} {'moderate':>9} {'danger':>7}  notes")
     for path in paths:
         try:
-            result = predictor.predict(path)
+            result = predict_with_air(predictor, path)
         except ImageRejected as err:
             status = EXIT_REFUSED
             _emit_error(path, str(err), as_json)
@@ -59,7 +70,7 @@ def _predict(predictor, paths: list[str], as_json: bool) -> int:
 
 def json_record(path: str, result: Prediction) -> dict:
     d = result.to_dict()
-    keys = ("label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model")
+    keys = ("label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model", "air")
     return {"path": path, **{k: d[k] for k in keys}}
 
 
@@ -98,6 +109,36 @@ def _info(predictor, as_json: bool) -> int:
     if metrics.get("model_variant"):
         print(f"variant:  {metrics['model_variant']}")
     return EXIT_OK
+
+
+def _air(args: argparse.Namespace) -> int:
+    here = f"{args.lat}, {args.lon}"
+    if args.where is not None and (args.lat is not None or args.lon is not None):
+        block = {"error": "Give either --where or --lat and --lon, not both."}
+    elif args.where is not None:
+        try:
+            place = default_client().geocode(args.where)
+            here, block = place.name, air_block(place.lat, place.lon, args.time)
+        except AirError as err:
+            block = {"error": err.message}
+    elif args.lat is None or args.lon is None:
+        block = {"error": "Give --lat and --lon (decimal degrees), or --where PLACE."}
+    else:
+        block = air_block(args.lat, args.lon, args.time)
+    print(json.dumps(block) if args.json else _air_text(block, here), flush=True)
+    return EXIT_REFUSED if "error" in block else EXIT_OK
+
+
+def _air_text(block: dict, here: str) -> str:
+    if "error" in block:
+        return f"airken: {block['error']}"
+    lines = [f"{here}: {block['pm25']} ug/m3 modelled PM2.5 at {block['time']} ({block['label']})"]
+    for activity, best in block["best"].items():
+        when = "no daylight window" if best is None else (
+            f"{best['start']} to {best['end'][11:16]} ({best['pm25']} ug/m3, {best['label']})")
+        lines.append(f"  best time for {activity}: {when}")
+    lines.append(f"source: {block['source']}. {CREDIT}")
+    return "\n".join(lines)
 
 
 def _short(path: str, width: int = 40) -> str:

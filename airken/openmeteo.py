@@ -42,7 +42,7 @@ GRID_DEG = 0.1
 MAX_PAST_DAYS = 92  # what /v1/air-quality accepts for past_days
 
 NO_LIVE_DATA = "No live air data: the air-quality service cannot be reached from here."
-OFF = "No live air data: it is switched off on this server."
+OFF = "No live air data: it is switched off (AIRKEN_AIR=0)."
 NO_DATA = "No modelled PM2.5 for this place and hour."
 _UNITS = {"μg/m³", "µg/m³", "ug/m3", "μg/m3", "µg/m3"}
 

@@ -3,8 +3,8 @@
 tests/ is put on sys.path here so helper modules that live next to the tests (badinputs.py,
 hub_server.py, ...) import as plain `from badinputs import make_corpus` under every pytest
 import mode, including --import-mode=importlib, which would not add it by itself.
-Tests never touch the network: the Hub is offline and Gradio analytics are off unless a
-test sets them otherwise.
+Tests never touch the network: the Hub is offline, Gradio analytics are off and the air-quality
+lookups go to a closed port on 127.0.0.1, unless a test points them at a fake server.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ if str(TESTS_DIR) not in sys.path:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("AIRKEN_AIR_URL", "http://127.0.0.1:9/v1/air-quality")
+os.environ.setdefault("AIRKEN_GEOCODE_URL", "http://127.0.0.1:9/v1/search")
 
 
 def free_port() -> int:

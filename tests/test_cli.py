@@ -17,7 +17,8 @@ from airken.classes import LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "assets" / "examples"
-RECORD_KEYS = {"path", "label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model"}
+RECORD_KEYS = {"path", "label", "probabilities", "confidence", "uncertain", "pm25_range", "advice", "warnings", "model",
+               "air"}
 GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
 TIMEOUT_S = 120
 
