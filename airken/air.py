@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from airken.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
 from airken.intake import Photo, read_photo
 from airken.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMeteo, default_client, round_place
-from airken.planner import Window, best_windows
+from airken.planner import Window, best_windows, is_daylight
 
 if TYPE_CHECKING:
     from airken.predictor import ImageSource, Prediction, Predictor
@@ -124,6 +124,21 @@ def class_shares(pm25: float, sigma: float) -> tuple[float, ...]:
     healthy, danger = below(HEALTHY_BELOW), 1 - below(DANGER_ABOVE)
     shares = [max(s, SHARE_FLOOR) for s in (healthy, 1 - healthy - danger, danger)]
     return tuple(s / sum(shares) for s in shares)
+
+
+# A data folder labelled by the model of the area (train/README.md, "Labels for your own
+# photos"): the columns train.data reads, plus where the label came from.
+LABEL_COLUMNS = ("file", "pm25", "label", "place", "date", "timestamp_local", "daylight", "label_source")
+
+
+def label_row(file: str, hour: datetime, pm25: float, lat: float, lon: float) -> dict[str, str]:
+    """One labels.csv row for a photo taken in the local `hour` at the grid cell (lat, lon)."""
+    return {
+        "file": file, "pm25": f"{pm25:.1f}", "label": class_for_pm25(pm25).name,
+        "place": f"{lat:+05.1f}{lon:+06.1f}",  # the grid cell, ISO 6709 style: "+45.5+009.2"
+        "date": hour.date().isoformat(), "timestamp_local": hour.strftime("%Y-%m-%dT%H:%M"),
+        "daylight": str(is_daylight(lat, lon, hour)).lower(), "label_source": "cams",
+    }
 
 
 def predict_with_air(predictor: Predictor, source: ImageSource, *, lat: float | str | None = None,

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from airken.air import predict_with_air
+from airken.air_panel import air_panel
 from airken.classes import CLASSES, LABELS
 from airken.intake import ImageRejected, IntakeLimits, load_image
 from airken.measurements import places_markdown
@@ -120,10 +122,10 @@ def _user_error(err: ImageRejected) -> gr.Error:
     return gr.Error(html.escape(message, quote=False), title="Can't use this file", print_exception=False)
 
 
-def _run(predictor: Predictor, image: Any) -> Prediction:
+def _run(predictor: Predictor, image: Any, **where: Any) -> Prediction:
     path = _path_of(image)
     try:
-        return predictor.predict(path)
+        return predict_with_air(predictor, path, **where)  # where: lat, lon, time (airken.air)
     except ImageRejected as err:
         log.info("rejected upload: %s", err)
         raise _user_error(err) from None
@@ -544,14 +546,19 @@ def _examples_cache_env(predictor: Predictor) -> None:
 def _read_tab(predictor: Predictor, model_events: dict) -> None:
     """Upload or take a photo -> verdict, probabilities, plan, haze map; and /predict."""
 
-    def predict(image: dict | str) -> dict:
+    def predict(image: dict | str, latitude: float | None = None, longitude: float | None = None,
+                time: str | None = None) -> dict:
         """Read the air from one sky photo. Returns label (healthy / moderate / danger, or
         null when the photo cannot be read), probabilities, PM2.5 band, advice, plan,
-        warnings, model and timings: the JSON of `python -m airken predict --json`."""
-        return _run(predictor, image).to_dict()
+        warnings, model, timings and air: the JSON of `python -m airken predict --json`.
+        latitude, longitude (rounded to 0.1°) and time (ISO 8601) say where and when the photo
+        was taken when its EXIF does not; "air" is the modelled PM2.5 there, or null."""
+        return _run(predictor, image, lat=latitude, lon=longitude, time=time).to_dict()
 
-    def read_photo(image: dict | str) -> tuple:
-        pred = _run(predictor, image)
+    def read_photo(image: dict | str, place: dict | None = None, share: bool = False,
+                   request: gr.Request = None) -> tuple:
+        pred = _run(predictor, image, **panel.where(place))
+        panel.donate(pred, place, share, request)
         photo, haze = _why_images(predictor, image)
         return verdict_html(pred), _probabilities(pred), plan_html(pred), photo, haze, pred.to_dict()
 
@@ -571,7 +578,9 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
         with gr.Column(min_width=300):
             verdict = gr.HTML(empty_verdict(), css_template=VERDICT_CSS, js_on_load=None, elem_id="ak-verdict")
             probs = gr.Label(num_top_classes=3, show_heading=False, label="How sure (probability of each class)")
+            panel = air_panel()  # the modelled PM2.5 beside the verdict, and the place
     gr.Markdown("### Plan your day")
+    panel.render_plan()  # the next 48 hours here
     plan = gr.HTML("", css_template=PLAN_CSS, js_on_load=None, elem_id="ak-plan")
     with gr.Accordion("Why: the haze in this photo", open=True):
         gr.Markdown(HAZE_HOW_TO)
@@ -586,8 +595,9 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
     outputs = [verdict, probs, plan, photo, haze, raw]
     # preprocess=False everywhere: the file goes to our decoder untouched, so a bad file gets
     # our message instead of a Pillow error from Gradio's own image loading.
-    gr.on([image.upload, read.click], read_photo, inputs=image, outputs=outputs, preprocess=False,
+    gr.on([image.upload, read.click], read_photo, inputs=[image, *panel.inputs], outputs=outputs, preprocess=False,
           api_visibility="private", **model_events)
+    panel.follow(raw)
     image.clear(clear, outputs=outputs, queue=False, api_visibility="private")
     verdict.change(None, js=SCROLL_TO_VERDICT, queue=False, api_visibility="private")
     examples = _examples()
@@ -600,8 +610,9 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
                 examples_per_page=len(examples), label="Or try one of these photos",
             )
     # The public endpoint. A hidden button gives it an event without adding to the page.
-    gr.Button(visible=False).click(predict, inputs=image, outputs=raw, preprocess=False, api_name="predict",
-                                   **model_events)
+    where = [gr.Number(visible=False), gr.Number(visible=False), gr.Textbox(visible=False)]
+    gr.Button(visible=False).click(predict, inputs=[image, *where], outputs=raw, preprocess=False,
+                                   api_name="predict", **model_events)
 
 
 def _batch_tab(predictor: Predictor, model_events: dict) -> None:

@@ -44,10 +44,10 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def test_page_builds_with_one_public_endpoint():
+def test_page_builds_with_two_public_endpoints():
     demo = ui.build_demo(get_predictor())
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert public == ["predict"]
+    assert sorted(public) == ["air", "predict"]
 
 
 def test_api_reads_a_sky_photo(client):
@@ -99,13 +99,13 @@ def test_api_text_file_gets_a_message(client, tmp_path):
 class _Broken:
     limits = None
 
-    def predict(self, path):
+    def predict(self, image, **options):
         raise RuntimeError("internal detail that must not reach the visitor")
 
 
-def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path):
+def test_unexpected_errors_are_logged_and_hidden(caplog):
     with pytest.raises(gr.Error) as err:
-        ui._run(_Broken(), str(tmp_path / "x.jpg"))
+        ui._run(_Broken(), str(SKY))
     assert err.value.message == ui.GENERIC_ERROR
     assert "internal detail" in caplog.text  # the traceback stays in the server log
 
