@@ -31,9 +31,9 @@ from airken.intake import Photo
 log = logging.getLogger(__name__)
 
 CONSENT = (
-    "Share this photo to improve Airken: a small copy of it (no other metadata than its time and "
-    "its place rounded to about 10 km) and the modelled PM2.5 for that place and hour are added to "
-    "a public training data set on Hugging Face. Leave unticked and nothing of your photo is kept."
+    "When ticked, the photo you read next is added to Airken's training data on Hugging Face: a small "
+    "copy with no metadata but its time and its place rounded to about 10 km, labelled with the "
+    "modelled PM2.5 for that place and hour. Unticked, nothing of your photo is kept."
 )
 
 
@@ -85,6 +85,7 @@ class Donations:
         self.instance = uuid.uuid4().hex[:12]
         self.folder = self.settings.folder or Path(tempfile.mkdtemp(prefix="airken-donations-"))
         self._scheduler = None
+        self._starter: threading.Thread | None = None
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -93,7 +94,8 @@ class Donations:
         return self.settings.enabled
 
     def share(self, photo: Photo, air: dict | None, session: str) -> str:
-        """Stage one photo for the next commit; returns a sentence for the visitor."""
+        """Stage one photo for the next commit; returns a sentence for the visitor. Only the
+        local disk is touched here: the Hub is reached from the scheduler's own thread."""
         if not self.enabled:
             return "Sharing is not available on this server."
         if not air or "error" in air:
@@ -102,13 +104,12 @@ class Donations:
         if not self._take_turn(session):
             return f"Not shared: at most {self.settings.per_session} photos per visit. Thank you!"
         try:
-            scheduler = self._commits()
-            with scheduler.lock:  # never while the scheduler lists the folder
-                self._write(photo, air)
-        except Exception:  # the Hub or the disk failed: the visitor's reading must not
+            self._write(photo, air)
+        except OSError:
             log.exception("could not stage a donated photo")
             return "Sharing failed this time; your reading is not affected."
-        return "Thank you: your photo was shared (without its other metadata)."
+        self._start_commits()
+        return "Thank you: your photo will be added to the training data (without its other metadata)."
 
     def _take_turn(self, session: str) -> bool:
         with self._lock:
@@ -119,36 +120,58 @@ class Donations:
                 self._counts.popitem(last=False)
             return allowed
 
-    def _commits(self):
+    def _start_commits(self) -> None:
+        """Create the CommitScheduler once, in the background (it asks the Hub for the repo);
+        after a failure the next donation tries again."""
+        with self._lock:
+            if self._scheduler is not None or (self._starter is not None and self._starter.is_alive()):
+                return
+            self._starter = threading.Thread(target=self._create_scheduler, daemon=True, name="airken-donate")
+            self._starter.start()
+
+    def _create_scheduler(self) -> None:
         from huggingface_hub import CommitScheduler, HfApi
 
-        with self._lock:
-            if self._scheduler is None:
-                api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.settings.token)
-                self._scheduler = CommitScheduler(
-                    repo_id=self.settings.repo, repo_type="dataset", folder_path=self.folder,
-                    path_in_repo=f"donations/{self.instance}", every=self.settings.every_min,
-                    token=self.settings.token, hf_api=api, allow_patterns=["images/*.jpg", "labels.csv"])
-            return self._scheduler
+        try:
+            api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=self.settings.token)
+            self._scheduler = CommitScheduler(
+                repo_id=self.settings.repo, repo_type="dataset", folder_path=self.folder,
+                path_in_repo=f"donations/{self.instance}", every=self.settings.every_min,
+                token=self.settings.token, hf_api=api, allow_patterns=["images/*.jpg", "labels.csv"])
+        except Exception:  # the Hub is down or refuses the token: the photos wait in the folder
+            log.exception("could not start committing donations to %s", self.settings.repo)
 
     def _write(self, photo: Photo, air: dict) -> None:
+        """Each file appears whole (the scheduler may list the folder at any moment): the
+        image by an atomic rename, the row by a single append."""
         hour = datetime.fromisoformat(air["time"])
         name = f"{uuid.uuid4().hex}.jpg"
         images = self.folder / "images"
         images.mkdir(parents=True, exist_ok=True)
-        (images / name).write_bytes(clean_jpeg(photo.image, photo.taken_at or hour, air["lat"], air["lon"]))
+        partial = images / f".{name}.part"
+        partial.write_bytes(clean_jpeg(photo.image, photo.taken_at or hour, air["lat"], air["lon"]))
+        os.replace(partial, images / name)
+        row = io.StringIO()
+        writer = csv.DictWriter(row, fieldnames=LABEL_COLUMNS)
         labels = self.folder / "labels.csv"
-        new = not labels.exists()
-        with labels.open("a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
-            if new:
+        with self._lock:
+            if not labels.exists():
                 writer.writeheader()
             writer.writerow(label_row(name, hour, air["pm25"], air["lat"], air["lon"]))
+            with labels.open("a", newline="", encoding="utf-8") as fh:
+                fh.write(row.getvalue())
 
     def flush(self) -> None:
-        """Commit what is staged now (tests, shutdown)."""
+        """Commit what is staged now, without waiting for the scheduler's turn."""
+        if self._starter is not None:
+            self._starter.join()
         if self._scheduler is not None:
             self._scheduler.trigger().result()
+
+    def close(self) -> None:
+        """Stop the scheduler (a stopped one is never restarted)."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
 
 
 def clean_jpeg(image: Image.Image, taken: datetime, lat: float, lon: float) -> bytes:

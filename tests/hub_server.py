@@ -9,6 +9,15 @@ It speaks what `huggingface_hub.hf_hub_download` (2.x) uses for a large (LFS) fi
   ``RevisionNotFound``, missing files 404 ``EntryNotFound`` (with ``X-Repo-Commit``).
 * ``GET /cdn/{sha256}`` on the CDN origin answers the bytes (``Range: bytes=N-`` too).
 
+For uploads (what ``HfApi.create_repo`` and ``create_commit`` send, as CommitScheduler does):
+
+* ``POST /api/repos/create`` answers the repo URL (existing repos too).
+* ``POST /api/{type}s/{repo_id}/preupload/{revision}`` answers ``uploadMode: "regular"`` for
+  every file, so their bytes come inline, base64, in the commit.
+* ``POST /api/{type}s/{repo_id}/commit/{revision}`` reads the ndjson commit (header, then one
+  ``file`` line per file), stores it as a new commit on that revision and answers its
+  ``commitOid`` and ``commitUrl``. ``FakeHub.commit_log`` keeps (repo_id, summary, paths).
+
 Switches for failure tests: ``error500`` (every request answers 500), ``hang_download``
 (the CDN never answers a GET), ``tamper`` (the CDN serves altered bytes of the same size).
 `HangingServer` accepts TCP connections and never answers; `closed_port()` gives a port
@@ -16,7 +25,9 @@ where nothing listens.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import socket
 import threading
@@ -25,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 _RESOLVE = re.compile(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
+_UPLOAD = re.compile(r"/api/(?:models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)/(?P<verb>preupload|commit)/(?P<rev>[^/]+)")
 
 
 @dataclass
@@ -45,6 +57,7 @@ class FakeHub:
         self.repos: dict[str, FakeRepo] = {}
         self.blobs: dict[str, bytes] = {}  # sha256 -> bytes
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.commit_log: list[tuple[str, str, list[str]]] = []  # (repo_id, summary, paths) per commit
         self.error500 = False
         self.hang_download = False
         self.tamper = False
@@ -117,6 +130,44 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
+
+    def do_POST(self) -> None:
+        hub = self.server.hub
+        hub.requests.append(("POST", self.path))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if hub.error500:
+            return self._send(500, b"Internal Error", {"X-Error-Message": "Internal Error"}, False)
+        path = urlsplit(self.path).path
+        if path == "/api/repos/create":
+            ask = json.loads(body)
+            kind = {"dataset": "datasets/", "space": "spaces/"}.get(ask.get("type"), "")
+            repo_id = f"{ask['organization']}/{ask['name']}" if ask.get("organization") else ask["name"]
+            hub.repos.setdefault(repo_id, FakeRepo())
+            return self._json({"url": f"{hub.endpoint}/{kind}{repo_id}"})
+        match = _UPLOAD.fullmatch(path)
+        if match is None:
+            return self._send(404, b"Not Found", {}, False)
+        if match["verb"] == "preupload":
+            files = json.loads(body)["files"]
+            return self._json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                         for f in files]})
+        self._commit(match["repo"], unquote(match["rev"]), body)
+
+    def _commit(self, repo_id: str, revision: str, body: bytes) -> None:
+        hub = self.server.hub
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        summary = next((line["value"]["summary"] for line in lines if line["key"] == "header"), "")
+        files = {line["value"]["path"]: base64.b64decode(line["value"]["content"])
+                 for line in lines if line["key"] == "file"}
+        repo = hub.repos.setdefault(repo_id, FakeRepo())
+        parent = repo.resolve(revision)
+        merged = {**(repo.commits.get(parent, {}) if parent else {}), **files}
+        commit = hub.add_commit(repo_id, merged, ref=revision)
+        hub.commit_log.append((repo_id, summary, sorted(files)))
+        self._json({"commitOid": commit, "commitUrl": f"{hub.endpoint}/{repo_id}/commit/{commit}", "success": True})
+
+    def _json(self, value: object) -> None:
+        self._send(200, json.dumps(value).encode(), {"Content-Type": "application/json"}, False)
 
     def _handle(self, head: bool) -> None:
         hub = self.server.hub
