@@ -20,13 +20,14 @@ for AIRKEN_AIR_RETRY_S, so a machine without a network answers "no live data" at
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urlsplit
@@ -151,11 +152,15 @@ class Place:
 
 class OpenMeteo:
     """One client per process: a connection pool, a cache per (rounded place, hour), and a
-    short memory of hosts that could not be reached."""
+    short memory of hosts that could not be reached. `answers` (optional) keeps every answer
+    by its request, for callers whose questions have fixed answers (train.label_photos asks
+    the archive, and saves them on disk so that a second run asks nothing again)."""
 
-    def __init__(self, settings: AirSettings | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, settings: AirSettings | None = None, clock: Callable[[], float] = time.time,
+                 answers: MutableMapping[str, object] | None = None):
         self.settings = settings or air_settings()
         self._clock = clock
+        self._answers = answers
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._down_until: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -175,7 +180,7 @@ class OpenMeteo:
         else:
             params.update(start_date=dates[0].isoformat(), end_date=dates[1].isoformat())
         key = ("air", tuple(sorted(params.items())), self._hour())
-        return self._cached(key, lambda: _parse_series(self._get(self.settings.air_url, params), lat, lon,
+        return self._cached(key, lambda: _parse_series(self._answer(self.settings.air_url, params), lat, lon,
                                                         f"open-meteo:{self.settings.domains}"))
 
     def geocode(self, name: str) -> Place:
@@ -218,6 +223,14 @@ class OpenMeteo:
                 self._http = httpx.Client(timeout=timeout, follow_redirects=True,
                                           headers={"User-Agent": "airken"})
             return self._http
+
+    def _answer(self, url: str, params: dict) -> object:
+        if self._answers is None:
+            return self._get(url, params)
+        key = json.dumps([url, sorted(params.items())])
+        if key not in self._answers:
+            self._answers[key] = self._get(url, params)
+        return self._answers[key]
 
     def _get(self, url: str, params: dict) -> object:
         import httpx
