@@ -71,10 +71,17 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 def air_report(lat: float, lon: float, when: datetime | None = None, *, client: OpenMeteo | None = None,
                now: datetime | None = None) -> AirReport:
     """The modelled PM2.5 at (lat, lon) for the hour of `when` (default now), the next
-    HORIZON_H hours and their best windows. Raises AirError with a plain reason."""
+    HORIZON_H hours and their best windows. Raises AirError with a plain reason. Kept per
+    (grid cell, hour asked, current hour): a second photo of the place costs nothing."""
     client = client or default_client()
     now = now or datetime.now(timezone.utc)
     lat, lon = round_place(lat, lon)
+    asked = None if when is None else when.replace(minute=0, second=0, microsecond=0).isoformat()
+    key = ("report", lat, lon, asked, int(now.timestamp() // 3600), client.hour())
+    return client.cached(key, lambda: _report(lat, lon, when, client, now))
+
+
+def _report(lat: float, lon: float, when: datetime | None, client: OpenMeteo, now: datetime) -> AirReport:
     back = _days_back(when, now)
     old = back > MAX_PAST_DAYS
     plan = client.series(lat, lon, past_days=1 if old else back)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -123,6 +124,7 @@ class AirPanel:
               outputs=located, api_visibility="private")
         self.activity.change(_calendar, inputs=[self.report, self.activity, self.place], outputs=self.ics,
                              api_visibility="private")
+        threading.Thread(target=default_client().warm, daemon=True, name="airken-air-warm").start()
         when, name = gr.Textbox(visible=False), gr.Textbox(visible=False)
         gr.Button(visible=False).click(air, inputs=[lat, lon, when, name], outputs=gr.JSON(visible=False),
                                        api_name="air")

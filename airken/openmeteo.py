@@ -179,8 +179,8 @@ class OpenMeteo:
             params.update(past_days=min(max(past_days, 0), MAX_PAST_DAYS), forecast_days=forecast_days)
         else:
             params.update(start_date=dates[0].isoformat(), end_date=dates[1].isoformat())
-        key = ("air", tuple(sorted(params.items())), self._hour())
-        return self._cached(key, lambda: _parse_series(self._answer(self.settings.air_url, params), lat, lon,
+        key = ("air", tuple(sorted(params.items())), self.hour())
+        return self.cached(key, lambda: _parse_series(self._answer(self.settings.air_url, params), lat, lon,
                                                         f"open-meteo:{self.settings.domains}"))
 
     def geocode(self, name: str) -> Place:
@@ -191,15 +191,17 @@ class OpenMeteo:
         if len(name) > 100:
             raise AirError("That place name is too long: type the name of a town or city.")
         params = {"name": name, "count": 1, "language": "en", "format": "json"}
-        return self._cached(("place", name.lower()), lambda: _parse_place(
+        return self.cached(("place", name.lower()), lambda: _parse_place(
             self._get(self.settings.geocode_url, params), name))
 
     # ---------------------------------------------------------------- plumbing
 
-    def _hour(self) -> int:
+    def hour(self) -> int:
+        """The current hour (UTC, as a count): what the cache keys of live answers carry."""
         return int(self._clock() // 3600)
 
-    def _cached(self, key: tuple, fetch: Callable[[], object]):
+    def cached(self, key: tuple, fetch: Callable[[], object]):
+        """fetch() once per key (until it falls out of the LRU); errors are not kept."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -210,6 +212,12 @@ class OpenMeteo:
             while len(self._cache) > self.settings.cache_size:
                 self._cache.popitem(last=False)
         return value
+
+    def warm(self) -> None:
+        """Build the HTTP client now (its TLS context takes ~0.1 s), so that the first
+        lookup of a visitor does not wait for it. The app calls it in a background thread."""
+        if self.settings.enabled:
+            self._client()
 
     def _client(self):
         import httpx  # here, not at import: the CLI and training need it only when they ask

@@ -51,3 +51,26 @@ def app_url(tmp_path_factory):
     yield url
     demo.close()
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def fake_air():
+    """A fake Open-Meteo (air quality and geocoding) on 127.0.0.1 for the whole run."""
+    from openmeteo_server import FakeOpenMeteo
+
+    with FakeOpenMeteo() as server:
+        yield server
+
+
+@pytest.fixture
+def air_server(fake_air, monkeypatch):
+    """The fake Open-Meteo, reset, with the AIRKEN_AIR* settings of this process pointing at it
+    (short timeouts) and a fresh process-wide client: the page and the CLI in this process use it."""
+    from airken import openmeteo
+
+    fake_air.mode, fake_air.latency_s = "normal", 0.0
+    fake_air.requests.clear()
+    for name, value in fake_air.env(AIRKEN_AIR_READ_TIMEOUT="0.3", AIRKEN_AIR_CONNECT_TIMEOUT="0.3").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(openmeteo, "_default", None)
+    return fake_air

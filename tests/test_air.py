@@ -19,17 +19,9 @@ REPORT_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"
 ROME = ZoneInfo("Europe/Rome")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenMeteo() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake):
-    fake.mode, fake.latency_s = "normal", 0.0
-    fake.requests.clear()
-    return fake
+def server(air_server):
+    return air_server
 
 
 def client_for(server: FakeOpenMeteo, clock=None, **settings) -> OpenMeteo:

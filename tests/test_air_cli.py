@@ -10,28 +10,16 @@ from pathlib import Path
 import pytest
 from conftest import offline_env
 from exif_photos import SKY, photo_with_exif
-from openmeteo_server import FakeOpenMeteo
 
-from airken import cli, openmeteo
+from airken import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AIR_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenMeteo() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake, monkeypatch):
-    fake.mode = "normal"
-    fake.requests.clear()
-    for name, value in fake.env(AIRKEN_AIR_READ_TIMEOUT="0.3", AIRKEN_AIR_RETRY_S="0.01").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(openmeteo, "_default", None)  # a fresh cache for each test
-    return fake
+def server(air_server):
+    return air_server
 
 
 def run_cli(capsys, *args: str) -> tuple[int, dict | list[dict], str]:
@@ -98,8 +86,8 @@ def test_predict_json_air_fault_keeps_the_verdict(server, capsys, tmp_path):
     assert code == 0 and record["label"] is not None and set(record["air"]) == {"error"}
 
 
-def test_air_command_in_a_fresh_interpreter(fake):
-    fake.mode = "normal"
+def test_air_command_in_a_fresh_interpreter(air_server):
+    fake = air_server
     done = subprocess.run([sys.executable, "-m", "airken", "air", "--lat", "45.46", "--lon", "9.19", "--json"],
                           cwd=REPO_ROOT, env=offline_env(**fake.env()), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

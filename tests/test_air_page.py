@@ -2,24 +2,17 @@
 the calendar file, and the `air` and `predict` API endpoints against a fake Open-Meteo."""
 from __future__ import annotations
 
-import os
+import re
+from datetime import datetime, timedelta, timezone
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("AIRKEN_HUB", "0")
+import pytest
+from exif_photos import photo_with_exif
+from gradio_client import Client, handle_file
+from icalendar import Calendar
 
-import re  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
-
-import pytest  # noqa: E402
-from exif_photos import photo_with_exif  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-from icalendar import Calendar  # noqa: E402
-from openmeteo_server import FakeOpenMeteo  # noqa: E402
-
-from airken import air_panel, openmeteo  # noqa: E402
-from airken.air import air_block  # noqa: E402
-from airken.openmeteo import NO_LIVE_DATA, AirSettings, OpenMeteo  # noqa: E402
+from airken import air_panel
+from airken.air import air_block
+from airken.openmeteo import NO_LIVE_DATA, AirSettings, OpenMeteo
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
@@ -28,21 +21,10 @@ pytestmark = [
 AIR_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenMeteo() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake, monkeypatch):
-    """The page (same process) looks the air up on the fake server."""
-    fake.mode = "normal"
-    fake.requests.clear()
-    for name, value in fake.env(AIRKEN_AIR_READ_TIMEOUT="0.3").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(openmeteo, "_default", None)
-    return fake
+def server(air_server):
+    """The page runs in this process: it looks the air up on the fake server."""
+    return air_server
 
 
 @pytest.fixture

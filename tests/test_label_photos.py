@@ -24,17 +24,9 @@ DAY = (datetime.now(ROME) - timedelta(days=20)).replace(tzinfo=None, hour=0, min
 EARLIER = DAY - timedelta(days=3)
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOpenMeteo() as server:
-        yield server
-
-
 @pytest.fixture
-def server(fake):
-    fake.mode = "normal"
-    fake.requests.clear()
-    return fake
+def server(air_server):
+    return air_server
 
 
 @pytest.fixture
