@@ -15,9 +15,11 @@ the browser, before they are sent.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +32,7 @@ from airken.air import air_block
 from airken.classes import CLASSES, LABELS, class_by_name
 from airken.donate import CONSENT, donations
 from airken.ics import window_ics
-from airken.openmeteo import CREDIT, AirError, default_client, round_place
+from airken.openmeteo import CREDIT, OFF, AirError, default_client, round_place
 from airken.planner import ACTIVITIES
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ NO_PLACE = ("No modelled PM2.5 yet: the photo carries no GPS position and time. 
             "type a town to see it, and the best hours of the next two days.")
 NO_LOCATION = "Your browser did not share a location: type a town instead."
 MY_LOCATION = "your location"
+ICS_MAX_AGE_S = 900
 
 # Rounded in the browser: the exact position never leaves the visitor's machine.
 GEOLOCATE = """async (lat, lon, raw, place) => {
@@ -133,7 +136,7 @@ class AirPanel:
 def air_panel() -> AirPanel:
     """The air line and the location controls (and the donation box where configured)."""
     line = gr.HTML(_line(None, None, None), elem_id="ak-air-line", css_template=PANEL_CSS, js_on_load=None)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, visible=default_client().settings.enabled):  # AIRKEN_AIR=0: no controls
         locate = gr.Button("Use my location", size="sm", min_width=140, elem_id="ak-air-locate")
         town = gr.Textbox(label="Or type a town", placeholder="e.g. Milan", max_length=100, min_width=160,
                            scale=2, elem_id="ak-air-where")
@@ -208,11 +211,25 @@ def _calendar(air: dict | None, activity: str, place: dict | None) -> Any:
         return gr.update(visible=False, value=None)
     name = (place or {}).get("name")
     where = f"{air['lat']}, {air['lon']}" if name in (None, MY_LOCATION) else name
-    folder = Path(gr.utils.get_upload_folder()) / f"airken-ics-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"airken-{activity.replace(' ', '-')}.ics"
+    path = _ics_path(activity)
     path.write_bytes(window_ics(activity, window, where))
     return gr.update(visible=True, value=str(path), label=f"Add the best time for {activity} to your calendar (.ics)")
+
+
+def _ics_path(activity: str) -> Path:
+    """A fresh path for a calendar file in one folder of Gradio's cache, where files older
+    than ICS_MAX_AGE_S are removed first (Gradio serves its own copy of each)."""
+    folder = Path(gr.utils.get_upload_folder()) / "airken-ics"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*/*.ics"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > ICS_MAX_AGE_S:
+                old.unlink()
+                old.parent.rmdir()
+    fresh = folder / uuid.uuid4().hex
+    fresh.mkdir()
+    return fresh / f"airken-{activity.replace(' ', '-')}.ics"
 
 
 # ---------------------------------------------------------------- rendering
@@ -232,7 +249,8 @@ def _day(iso: str, today: str) -> str:
 def _line(air: dict | None, reading: dict | None, place: dict | None) -> str:
     """One plain line: the modelled value, and a sentence when the photo disagrees."""
     if air is None:
-        return f'<p class="ak-air" role="status">{html.escape(NO_PLACE)}</p>'
+        text = NO_PLACE if default_client().settings.enabled else OFF
+        return f'<p class="ak-air" role="status">{html.escape(text)}</p>'
     if "error" in air:
         text = f"{air['error']} The photo's reading above does not depend on it."
         return f'<p class="ak-air" role="status">{html.escape(text)}</p>'

@@ -2,6 +2,7 @@
 rounding, the cache, every fault as one plain line, old photos, the class prior and the plan."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,17 @@ def test_aware_time_is_converted_to_the_places_clock(server):
     when = (datetime.now(timezone.utc) - timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
     report = air_report(45.46, 9.19, when, client=client_for(server))
     assert report.time == when and report.time.tzinfo == ROME
+
+
+def test_places_are_never_logged(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = client_for(server)
+    air_report(45.4642, 9.1895, client=client)
+    client.geocode("Milan")
+    server.mode = "hang"
+    air_block(12.3456, 65.4321, client=client_for(server))
+    for number in ("45.4", "45.5", "9.18", "9.2", "12.3", "65.4"):
+        assert number not in caplog.text
 
 
 def test_geocoding(server):

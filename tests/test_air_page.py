@@ -136,3 +136,12 @@ def test_api_faults_keep_the_verdict(server, client, tmp_path, mode):
     result = client.predict(handle_file(str(sky)), latitude=45.46, longitude=9.19, api_name="/predict")
     assert result["label"] is not None and set(result["air"]) == {"error"}
     assert "Traceback" not in result["air"]["error"]
+
+
+def test_switched_off_says_so(monkeypatch):
+    from airken import openmeteo
+
+    monkeypatch.setenv("AIRKEN_AIR", "0")
+    monkeypatch.setattr(openmeteo, "_default", None)
+    assert openmeteo.OFF in air_panel._line(None, None, None)
+    assert air_panel.air(latitude=45.46, longitude=9.19) == {"error": openmeteo.OFF}
