@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ class AirPanel:
     town: gr.Textbox
     locate: gr.Button
     find: gr.Button
-    report: gr.State = field(default=None)  # the air block on show, for the calendar
+    report: gr.State | None = None  # the air block on show, for the calendar
     chart: gr.HTML | None = None
     best: gr.HTML | None = None
     activity: gr.Radio | None = None
@@ -125,7 +125,7 @@ class AirPanel:
                           api_visibility="private")
         gr.on([self.find.click, self.town.submit], _at_name, inputs=[self.town, raw, self.place],
               outputs=located, api_visibility="private")
-        self.activity.change(_calendar, inputs=[self.report, self.activity, self.place], outputs=self.ics,
+        self.activity.input(_calendar, inputs=[self.report, self.activity, self.place], outputs=self.ics,
                              api_visibility="private")
         threading.Thread(target=default_client().warm, daemon=True, name="airken-air-warm").start()
         when, name = gr.Textbox(visible=False), gr.Textbox(visible=False)
@@ -201,8 +201,9 @@ def _render(air: dict | None, reading: dict | None, place: dict | None) -> tuple
     line = _line(air, reading, place)
     if not ok:
         return None, line, "", "", gr.update(visible=False), gr.update(visible=False)
-    return (air, line, chart_html(air["hourly"]), best_html(air), gr.update(visible=True),
-            _calendar(air, ACTIVITIES[0].name, place))
+    first = ACTIVITIES[0].name
+    return (air, line, chart_html(air["hourly"]), best_html(air), gr.update(visible=True, value=first),
+            _calendar(air, first, place))
 
 
 def _calendar(air: dict | None, activity: str, place: dict | None) -> Any:

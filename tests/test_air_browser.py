@@ -65,6 +65,10 @@ def test_desktop_photo_with_gps_shows_the_air_and_a_calendar_file(chromium, app_
         page.get_by_role("button", name="Add the best time for run to your calendar (.ics)").click()
     ics = open(download.value.path(), encoding="utf-8").read()
     assert "BEGIN:VEVENT" in ics and "SUMMARY:Run:" in ics
+    page.get_by_label("children playing outside").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Add the best time for children playing outside to your calendar").click()
+    assert "SUMMARY:Children playing outside:" in open(download.value.path(), encoding="utf-8").read()
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / "air-desktop.png"), full_page=True)
     ctx.close()
