@@ -68,6 +68,7 @@ PANEL_CSS = """
 .ak-chart th, .ak-chart td { padding: 2px 10px 2px 0; text-align: left; }
 .ak-best { margin: 4px 0 0 0; padding-left: 20px; line-height: 1.45; }
 .ak-credit { font-size: .85rem; margin-top: 6px; }
+@media (max-width: 600px) { .ak-chart svg text { font-size: 17px; } }  /* ~12 px once the chart is scaled down */
 """
 
 
