@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 
 from airken.air import air_block, predict_with_air
 from airken.intake import ImageRejected
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "air":  # no model needed
         return _air(args)
+    if args.command == "predict":  # build the HTTP client while the model loads
+        threading.Thread(target=default_client().warm, daemon=True).start()
     try:
         predictor = get_predictor(instances=1)  # one file at a time, with every core
     except RuntimeError as err:  # no usable model anywhere: say what to do

@@ -64,7 +64,7 @@ def lookups(predictor: Predictor, photo: Path, fake: FakeOpenMeteo, repeat: int)
     settings = AirSettings(air_url=fake.air_url, geocode_url=fake.geocode_url)
     for _ in range(3):  # warm the decoder and the interpreter
         predictor.predict(photo)
-    very_first = OpenMeteo(settings)  # the CLI's first lookup: httpx imported, client built
+    very_first = OpenMeteo(settings)  # no warm-up: httpx imported and the client built on first use
     process_first = _ms(lambda: predict_with_air(predictor, photo, client=very_first)) - _ms(
         lambda: predictor.predict(photo))
     app = OpenMeteo(settings)  # one client per process; the page builds it in the background at start
@@ -138,7 +138,7 @@ def markdown(r: dict) -> str:
         "| case | p50 ms | extra over no lookup, ms | must |",
         "|---|---:|---:|---|",
         f"| no lookup (Predictor.predict) | {lk['baseline_predict_p50_ms']} | | |",
-        f"| the CLI's very first lookup (imports httpx, builds the client) | | "
+        f"| a process's first lookup without warm-up (imports httpx, builds the client) | | "
         f"{lk['process_first_lookup_extra_ms']} | |",
         f"| first lookup of a place (a grid cell not asked before) | {lk['first_lookup_p50_ms']} | "
         f"{lk['first_extra_p50_ms']} (max {lk['first_extra_max_ms']}) | <= {lat} + 100 |",
