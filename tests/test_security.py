@@ -7,8 +7,10 @@ The rule itself (airken.uploads) is tested here directly too, without a server.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -18,8 +20,8 @@ import pytest
 from conftest import AppServer
 
 from airken import sweeper, uploads
-from airken.classes import LABELS
-from bench.load import GradioHTTP, api_prefix_of, http_get
+from airken.classes import LABELS, WORDS
+from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
@@ -217,10 +219,14 @@ def _shapes(canaries: Path, uploads_dir: Path, uploaded: str) -> dict[str, objec
 
 
 def _answer(outcome: tuple[str, object]) -> str:
-    """'class', 'refused: <message>', 'gradio refused' (before our code, no message), or http."""
+    """'class', 'refused: <message>' (an API error, or the page's card in its error state),
+    'gradio refused' (before our code, no message), or http."""
     event, payload = outcome
     if event == "complete":
         first = payload[0] if isinstance(payload, list) else payload
+        card = re.search(r'data-state="error".*?<p class="ak-advice">(.*?)</p>', str(first))
+        if card:
+            return f"refused: {html.unescape(card[1])}"
         label = first.get("label") if isinstance(first, dict) else None
         return "class" if label in LABELS or "data-label" in str(first) else f"complete: {str(first)[:80]}"
     if event == "error":
@@ -232,9 +238,9 @@ def _answer(outcome: tuple[str, object]) -> str:
 def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_index, canaries, uploaded):
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
-        "/call/predict": lambda v: client.call("predict", [v]),
-        "/call/read_photo": lambda v: client.call("read_photo", [v]),
-        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v]),
+        "/call/predict": lambda v: client.call("predict", predict_data(v)),
+        "/call/read_photo": lambda v: client.call("read_photo", [v, None]),  # the photo, the session's place
+        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None]),
         "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
     }
     ours = f"refused: {uploads.NOT_AN_UPLOAD}"
@@ -264,10 +270,12 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     meta = {"_type": "gradio.FileData"}
     # (A bare string is refused by Gradio itself before our code: the Image input wants a dict.)
     for value in ({"path": uploaded, "meta": meta}, {"path": uploaded}, {"path": str(link)}, {"path": str(EXAMPLE)}):
-        assert _answer(client.call("predict", [value])) == "class", value
-    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}])) == "class"
+        assert _answer(client.call("predict", predict_data(value))) == "class", value
+    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}, None])) == "class"
     rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}]])
-    assert rows[0] == "complete" and rows[1][0]["data"][0][1] in LABELS
+    verdict = re.search(r'<td data-col="Verdict">(.*?)</td>', rows[1][0])  # the batch table's HTML
+    read = {*WORDS.values(), *(f"unsure ({w}?)" for w in WORDS.values())}  # not "unreadable" or "refused"
+    assert rows[0] == "complete" and verdict and verdict[1] in read
     assert f"open {uploaded}" in server.audited()  # the audit hook sees what the server reads
 
 
