@@ -1,6 +1,7 @@
 """The public `/predict` endpoint's components, as the app's "Use via API" page shows them:
-an image input whose example is a sky photo, and a JSON output described field by field
-from the Prediction dataclass (so a field added there shows up here without a second list).
+an image input whose example is a sky photo, the optional place and hour of the photo, and a
+JSON output described field by field from the Prediction dataclass (so a field added there
+shows up here without a second list).
 """
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def photo_input() -> gr.Image:
     component.example_payload = lambda: handle_file(EXAMPLE_PHOTO)
     component.example_value = lambda: EXAMPLE_PHOTO
     return component
+
+
+def where_inputs() -> list[gr.components.Component]:
+    """Hidden optional inputs: where (latitude, longitude) and when (ISO 8601) the photo was
+    taken, for a photo whose EXIF does not say (airken.air)."""
+    return [gr.Number(None, visible=False, label="Latitude (decimal degrees, rounded to 0.1)"),
+            gr.Number(None, visible=False, label="Longitude (decimal degrees, rounded to 0.1)"),
+            gr.Textbox(None, visible=False, label="Time the photo was taken (ISO 8601)")]
 
 
 def prediction_output() -> gr.JSON:

@@ -1,11 +1,13 @@
-"""Command line: `airken predict PATH... [--json]` and `airken info` (or `python -m airken`).
+"""Command line: `airken predict PATH... [--json]`, `airken info` and
+`airken air (--lat LAT --lon LON | --where PLACE) [--time ISO8601] [--json]` (or `python -m airken`).
 
 Exit status:
   0  every file was read. A photo the scene checks refuse (night, no sky: label null) was
-     read too, and still gives 0.
+     read too, and still gives 0. For `air`: a modelled PM2.5 was found.
   1  no usable model could be loaded (the message says what to do).
   2  any file could not be read (missing, not an image, damaged, too big); the others are
-     still printed. Also argparse's status for a wrong command line.
+     still printed. For `air`: no modelled PM2.5 (the one line says why). Also argparse's
+     status for a wrong command line.
 """
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import argparse
 import json
 import logging
 import sys
+import threading
 
 from airken import render
+from airken.air import air_block, predict_with_air
 from airken.intake import ImageRejected
+from airken.openmeteo import CREDIT, AirError, default_client
 from airken.predictor import Prediction, get_predictor
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
@@ -25,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "air":  # no model needed
+        return _air(args)
+    if args.command == "predict":  # build the HTTP client while the model loads
+        threading.Thread(target=default_client().warm, daemon=True).start()
     try:
         predictor = get_predictor(instances=1)  # one file at a time, with every core
     except RuntimeError as err:  # no usable model anywhere: say what to do
@@ -44,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--json", action="store_true", help="one JSON object per line per input")
     info = sub.add_parser("info", help="where the model came from, its revision and sha256")
     info.add_argument("--json", action="store_true")
+    air = sub.add_parser("air", help="modelled PM2.5 for a place and hour, the next 48 hours and their best windows")
+    air.add_argument("--lat", help="latitude, decimal degrees (rounded to 0.1 before it is sent)")
+    air.add_argument("--lon", help="longitude, decimal degrees")
+    air.add_argument("--where", metavar="PLACE", help="a place name instead of --lat/--lon")
+    air.add_argument("--time", help="ISO 8601 (default now); without an offset, local time at the place")
+    air.add_argument("--json", action="store_true", help="one JSON object")
     return parser
 
 
@@ -53,7 +68,7 @@ def _predict(predictor, paths: list[str], as_json: bool) -> int:
         print(_table_line(*render.BATCH_HEADERS))
     for path in paths:
         try:
-            result = predictor.predict(path)
+            result = predict_with_air(predictor, path)
         except ImageRejected as err:
             status = EXIT_REFUSED
             _emit_error(path, str(err), as_json)
@@ -102,6 +117,36 @@ def _info(predictor, as_json: bool) -> int:
 def _table_line(name: str, verdict: str, *cells: str) -> str:
     *shares, notes = cells
     return f"{name:40} {verdict:20} " + " ".join(f"{c:>9}" for c in shares) + f"  {notes}"
+
+
+def _air(args: argparse.Namespace) -> int:
+    here = f"{args.lat}, {args.lon}"
+    if args.where is not None and (args.lat is not None or args.lon is not None):
+        block = {"error": "Give either --where or --lat and --lon, not both."}
+    elif args.where is not None:
+        try:
+            place = default_client().geocode(args.where)
+            here, block = place.name, air_block(place.lat, place.lon, args.time)
+        except AirError as err:
+            block = {"error": err.message}
+    elif args.lat is None or args.lon is None:
+        block = {"error": "Give --lat and --lon (decimal degrees), or --where PLACE."}
+    else:
+        block = air_block(args.lat, args.lon, args.time)
+    print(json.dumps(block) if args.json else _air_text(block, here), flush=True)
+    return EXIT_REFUSED if "error" in block else EXIT_OK
+
+
+def _air_text(block: dict, here: str) -> str:
+    if "error" in block:
+        return f"airken: {block['error']}"
+    lines = [f"{here}: {block['pm25']} ug/m3 modelled PM2.5 at {block['time']} ({block['label']})"]
+    for activity, best in block["best"].items():
+        when = "no daylight window" if best is None else (
+            f"{best['start']} to {best['end'][11:16]} ({best['pm25']} ug/m3, {best['label']})")
+        lines.append(f"  best time for {activity}: {when}")
+    lines.append(f"source: {block['source']}. {CREDIT}")
+    return "\n".join(lines)
 
 
 def _short(path: str, width: int = 40) -> str:

@@ -23,6 +23,7 @@ from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 from pillow_heif.as_plugin import HeifImageFile
 
 from airken import memory, settings
+from airken.exif import Taken, read_taken
 from airken.preprocess import MODEL_INPUT_SIZE
 from airken.scene import CHECK_SIZE
 from airken.structure import find_problem
@@ -261,7 +262,7 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             "again as JPEG or PNG and upload that copy."
         )
     try:
-        small, orientation, fmt = _read_small(data, limits)
+        small, orientation, fmt, taken = _read_small(data, limits)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -280,12 +281,14 @@ def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
             "upload it as JPEG or PNG."
         ) from None
     method = _UPRIGHT.get(orientation)
-    return Photo(rgb.transpose(method) if method is not None else rgb, format=fmt)
+    upright = rgb.transpose(method) if method is not None else rgb
+    return Photo(upright, taken.at, taken.latitude, taken.longitude, format=fmt)
 
 
-def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int, str | None]:
+def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int, str | None, Taken]:
     """The first frame at most work_size on its long side, still in its own mode (so that no
-    full-size converted copy is ever made), its EXIF orientation and its format's name."""
+    full-size converted copy is ever made), its EXIF orientation, its format's name and its
+    EXIF time and place (read here, while the file is open: no second pass over it)."""
     with warnings.catch_warnings():
         # Pillow warns (rather than raises) between 1x and 2x its own pixel cap.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -294,8 +297,9 @@ def _read_small(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, int, st
                 _check_header(im, limits)
                 _load_first_frame(im, limits)
                 orientation = _orientation(im)
+                taken = read_taken(im)  # after load: PNG may keep its eXIf chunk after the pixels
                 small = _shrink(_without_palette(im), limits.work_size)
-                return (im.copy() if small is im else small), orientation, im.format
+                return (im.copy() if small is im else small), orientation, im.format, taken
             finally:
                 large = im.size[0] * im.size[1] > _RELEASE_ABOVE
                 im.close()  # frees the full-size pixels now, decoded or not

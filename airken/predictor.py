@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 REFUSED_HEADLINE = "Can't read the air from this photo"
 BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
 
-ImageSource = bytes | str | os.PathLike | BinaryIO
+ImageSource = bytes | str | os.PathLike | BinaryIO | Photo  # a Photo: already read (airken.air)
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Prediction:
     confidence: float | None = None  # calibrated probability of the label; None when refused
     uncertain: bool = False  # confidence under the threshold chosen on validation days
     prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
+    air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.air), or {"error"}
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
     # air-quality lookup: never serialised.
@@ -118,7 +119,7 @@ class Predictor:
         airken.prior.BadPrior before the photo is read."""
         shares = self.default_prior if prior is None else parse_prior(prior)
         t0 = time.perf_counter()
-        photo = read_photo(image, self.limits)
+        photo = image if isinstance(image, Photo) else read_photo(image, self.limits)
         t1 = time.perf_counter()
         scene = check_scene(photo.image)
         t2 = time.perf_counter()

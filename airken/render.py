@@ -1,6 +1,7 @@
 """What the page shows for a Prediction: the verdict card, the probabilities, the plan for
-the day and the batch table, as HTML, in one vocabulary (airken.classes WORDS) and one
-number format (whole percentages). Plain functions of their inputs, no Gradio.
+the day, the modelled PM2.5 beside them (its line, the 48-hour chart, the best times) and the
+batch table, as HTML, in one vocabulary (airken.classes WORDS) and one number format (whole
+percentages). Plain functions of their inputs, no Gradio.
 
 A card is always one of: empty (before a photo), reading, unsure, refused (the scene checks
 said no), error (the file cannot be used) or pending (a photo is being read).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from airken.classes import (
@@ -21,12 +23,17 @@ from airken.classes import (
     UNSURE_PLAN,
     UNSURE_WARNING,
     WORDS,
+    class_by_name,
 )
+from airken.openmeteo import CREDIT, OFF
 
 if TYPE_CHECKING:
     from airken.predictor import Prediction
 
 ERROR_HEADLINE = "Can't use this file"
+NO_PLACE = ("No modelled PM2.5 yet: the photo carries no GPS position and time. Use your location or "
+            "type a town to see it, and the best hours of the next two days.")
+MY_LOCATION = "your location"  # the name of a place the browser gave
 
 
 def units(text: str) -> str:
@@ -162,6 +169,180 @@ def plan_html(pred: Prediction) -> str:
                     f'<span class="ak-do">{_esc(todo)}</span></li>' for activity, todo in plan.items())
     colour = NEUTRAL_COLOUR if pred.uncertain else (pred.colour or NEUTRAL_COLOUR)
     return f'<h2 class="ak-h">Plan your day</h2><ul class="ak-plan" style="--ak:{colour}">{items}</ul>'
+
+
+def status(message: str) -> str:
+    """A one-line message that a screen reader announces (batch limits, a shared photo)."""
+    return f'<p class="ak-status" role="status">{_esc(message)}</p>' if message else ""
+
+
+# ---------------------------------------------------------------- the modelled PM2.5 (airken.air_panel)
+# Everything below reads the "air" block of the JSON (airken.air.AirReport.to_dict()).
+
+
+def _hm(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%H:%M")
+
+
+def _day(iso: str, today: str) -> str:
+    """"today", "tomorrow" or "Thu 3 Dec", relative to the local date `today`."""
+    t = datetime.fromisoformat(iso)
+    days = (t.date() - datetime.fromisoformat(today).date()).days
+    return {0: "today", 1: "tomorrow", -1: "yesterday"}.get(days, f"{t:%a} {t.day} {t:%b}")
+
+
+def _air_p(text_html: str, colour: str | None = None) -> str:
+    style = f' style="--ak:{colour}"' if colour else ""
+    return f'<p class="ak-air" role="status"{style}>{text_html}</p>'
+
+
+def air_line(air: dict | None, reading: dict | None = None, place: dict | None = None, *,
+             enabled: bool = True, prior: bool = False) -> str:
+    """One plain line beside the verdict: the modelled PM2.5 for the photo's place and hour
+    (`reading` is the photo's JSON) or for the visitor's `place`, a sentence when the photo
+    disagrees, or why there is none. `prior`: the value was the verdict's class prior."""
+    if air is None:
+        return _air_p(_esc(NO_PLACE if enabled else OFF))
+    if "error" in air:
+        return _air_p(_esc(f"{air['error']} The photo's reading does not depend on it."))
+    cls = class_by_name(air["label"])
+    here = "where the photo was taken" if reading and not place else _at((place or {}).get("name"))
+    today = air["hourly"][0]["time"] if air["hourly"] else air["time"]
+    day = _day(air["time"], today)
+    when = _hm(air["time"]) + ("" if day == "today" else f" {day}")
+    value = f"{float(air['pm25']):.0f} {units('ug/m3')} ({cls.word})"
+    text = f"Modelled PM2.5 {_esc(here)} at {_esc(when)}: <strong>{_esc(value)}</strong>."
+    more = _disagreement(reading, cls.name)
+    if prior and reading:
+        more += " This modelled value was the photo verdict's prior."
+    extra = f'<span class="ak-more">{_esc(more.strip())}</span>' if more.strip() else ""
+    return _air_p(text + extra, cls.colour)
+
+
+def _at(name: str | None) -> str:
+    return "at your location" if name in (None, MY_LOCATION) else f"in {name}"
+
+
+def _disagreement(reading: dict | None, modelled: str) -> str:
+    """A sentence when the photo's class differs from the modelled one (none for an unsure
+    reading: the card already says the photo cannot tell)."""
+    photo = (reading or {}).get("label")
+    if photo not in LABELS or photo == modelled or (reading or {}).get("uncertain"):
+        return ""
+    if LABELS.index(photo) < LABELS.index(modelled):
+        return ("The photo looks cleaner than the model of the area expects: fine particles can be invisible "
+                "in a photo, and the model averages over 11-45 km. Sensitive people should go by the higher one.")
+    return ("The photo looks hazier than the model of the area expects: fog, cloud, dust or smoke nearby can "
+            "do that, and a model of 11-45 km cells can miss a local source.")
+
+
+def _segments(hourly: list[dict]) -> list[tuple[str, str, str]]:
+    """Runs of hours in the same class: (label, first hour, end of the last hour)."""
+    runs: list[list[str]] = []
+    for h in hourly:
+        if h["label"] is None:
+            continue
+        end = (datetime.fromisoformat(h["time"]) + timedelta(hours=1)).isoformat(timespec="minutes")
+        if runs and runs[-1][0] == h["label"]:
+            runs[-1][2] = end
+        else:
+            runs.append([h["label"], h["time"], end])
+    return [(label, start, end) for label, start, end in runs]
+
+
+def chart_summary(hourly: list[dict]) -> str:
+    """The chart in words: "Healthy from today 14:00 to today 19:00; moderate from ..."."""
+    if not hourly:
+        return "No hourly values."
+    today = hourly[0]["time"]
+    parts = [f"{WORDS[label]} from {_day(start, today)} {_hm(start)} to {_day(end, today)} {_hm(end)}"
+             for label, start, end in _segments(hourly)]
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+_W, _H, _LEFT, _TOP, _BOTTOM = 480, 170, 30, 8, 132  # the chart's drawing box, in SVG units
+
+
+def air_chart(hourly: list[dict]) -> str:
+    """Bars of the next hours coloured by class, with a legend, the chart in words (its text
+    alternative, also shown) and the values in a table; "" without a single value."""
+    values = [h["pm25"] for h in hourly if h["pm25"] is not None]
+    if not values:
+        return ""
+    scale = max(80.0, max(values) * 1.1)
+
+    def y(v: float) -> float:
+        return _BOTTOM - (_BOTTOM - _TOP) * min(v, scale) / scale
+
+    step = (_W - _LEFT) / len(hourly)
+    marks = [_bar(_LEFT + i * step, step, h, y) for i, h in enumerate(hourly)]
+    marks += [_limit(v, y(v)) for v in (30, 54)]
+    summary = _esc(chart_summary(hourly))
+    title = _esc(f"Modelled PM2.5 ({units('ug/m3')}) for the next {len(hourly)} hours, by hour")
+    svg = (f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="ak-chart-title ak-chart-desc">'
+           f'<title id="ak-chart-title">{title}</title><desc id="ak-chart-desc">{summary}</desc>'
+           f'{"".join(marks)}</svg>')
+    return (f'<div class="ak-chart"><h2 class="ak-h">The next {len(hourly)} hours here</h2>{svg}{_legend()}'
+            f'<p>{summary}</p>{_hour_table(hourly)}<p class="ak-credit">{_esc(CREDIT)}</p></div>')
+
+
+def _bar(x: float, step: float, hour: dict, y) -> str:
+    t = datetime.fromisoformat(hour["time"])
+    name = f"{t:%a}" if t.hour == 0 else f"{t:%H}"  # the day at midnight, else the hour
+    at = f'x="{x:.1f}" y="{_BOTTOM + 14}"'
+    tick = "" if t.hour % 6 else f'<text {at} font-size="12" fill="currentColor">{name}</text>'
+    if hour["pm25"] is None:
+        return tick
+    cls = class_by_name(hour["label"])
+    top = y(float(hour["pm25"]))
+    tip = _esc(f"{t:%H:%M}: {float(hour['pm25']):.0f} {units('ug/m3')}, {cls.word}")
+    return (f'<rect x="{x:.1f}" y="{top:.1f}" width="{max(step - 1, 1):.1f}" height="{_BOTTOM - top:.1f}" '
+            f'fill="{cls.colour}" stroke="currentColor" stroke-width="0.5"><title>{tip}</title></rect>{tick}')
+
+
+def _limit(value: int, y: float) -> str:
+    """A class boundary as a dashed line, labelled on the left."""
+    return (f'<line x1="{_LEFT}" x2="{_W}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" stroke-width="0.7" '
+            f'stroke-dasharray="3 3"/><text x="2" y="{y + 3:.1f}" font-size="12" fill="currentColor">{value}</text>')
+
+
+def _legend() -> str:
+    keys = "".join(f'<li><span class="ak-key" style="background:{c.colour}" aria-hidden="true"></span>'
+                   f'{_esc(c.word.capitalize())} ({_esc(units(c.band))})</li>' for c in CLASSES)
+    return f'<ul class="ak-legend" aria-label="Colours of the chart">{keys}</ul>'
+
+
+def _whole(value: float | None) -> str:
+    return "" if value is None else f"{float(value):.0f}"
+
+
+def _hour_table(hourly: list[dict]) -> str:
+    today = hourly[0]["time"]
+    rows = "".join(f"<tr><td>{_esc(_day(h['time'], today))} {_hm(h['time'])}</td><td>{_whole(h['pm25'])}</td>"
+                   f"<td>{_esc(WORDS[h['label']]) if h['label'] else 'no value'}</td></tr>" for h in hourly)
+    head = (f'<tr><th scope="col">Hour</th><th scope="col">PM2.5 ({units("ug/m3")})</th>'
+            '<th scope="col">Air</th></tr>')
+    return (f'<details><summary>Hour by hour</summary><table class="ak-hours"><thead>{head}</thead>'
+            f"<tbody>{rows}</tbody></table></details>")
+
+
+def best_times(air: dict) -> str:
+    """The best daylight window per activity, in plain words."""
+    today = air["hourly"][0]["time"] if air["hourly"] else air["time"]
+    items = []
+    for name, w in air["best"].items():
+        if w is None:
+            items.append(f'<li class="ak-item" style="--ak:{NEUTRAL_COLOUR}">'
+                         f'<strong class="ak-act">{_esc(name.capitalize())}</strong>'
+                         '<span class="ak-do">No daylight hours with data in the next two days.</span></li>')
+            continue
+        span = f"{_hm(w['start'])}-{_hm(w['end'])} {_day(w['start'], today)}"
+        value = f"up to {float(w['pm25']):.0f} {units('ug/m3')} ({WORDS[w['label']]})"
+        items.append(f'<li class="ak-item" style="--ak:{class_by_name(w["label"]).colour}">'
+                     f'<strong class="ak-act">{_esc(name.capitalize())}: {_esc(span)}</strong>'
+                     f'<span class="ak-do">{_esc(value)}. {_esc(w["advice"])}</span></li>')
+    return f'<h2 class="ak-h">Best daylight times</h2><ul class="ak-plan">{"".join(items)}</ul>'
 
 
 # ---------------------------------------------------------------- many photos

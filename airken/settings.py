@@ -9,6 +9,7 @@ sees the environment it has. What a value means is the business of the module th
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,22 @@ class Settings:
     sessions: int = 200  # AIRKEN_SESSIONS
     batch_max_files: int = 100  # AIRKEN_BATCH_MAX_FILES
     log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
+    # the modelled PM2.5 beside the photo (airken.openmeteo, airken.air)
+    air: bool = True  # AIRKEN_AIR
+    air_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"  # AIRKEN_AIR_URL
+    geocode_url: str = "https://geocoding-api.open-meteo.com/v1/search"  # AIRKEN_GEOCODE_URL
+    air_domains: str = "auto"  # AIRKEN_AIR_DOMAINS: auto, cams_europe or cams_global
+    air_connect_timeout_s: float = 2.0  # AIRKEN_AIR_CONNECT_TIMEOUT
+    air_read_timeout_s: float = 4.0  # AIRKEN_AIR_READ_TIMEOUT
+    air_retry_s: float = 60.0  # AIRKEN_AIR_RETRY_S: after a network failure, leave the host alone this long
+    air_prior: bool = False  # AIRKEN_AIR_PRIOR: the modelled PM2.5 as the photo's class prior
+    air_prior_sigma: float = 0.6  # AIRKEN_AIR_PRIOR_SIGMA (airken.air.class_shares)
+    # opt-in photo donation (airken.donate)
+    donate_repo: str | None = None  # AIRKEN_DONATE_REPO: a Hub dataset repo
+    donate_token: str | None = None  # AIRKEN_DONATE_TOKEN (airken.donate falls back to HF_TOKEN)
+    donate_dir: Path | None = None  # AIRKEN_DONATE_DIR (default: a fresh temporary folder)
+    donate_every_min: float = 5.0  # AIRKEN_DONATE_EVERY_MIN
+    donate_per_session: int = 5  # AIRKEN_DONATE_PER_SESSION
 
 
 DEFAULTS = Settings()
@@ -74,6 +91,20 @@ def current() -> Settings:
         sessions=_number("AIRKEN_SESSIONS", d.sessions, int),
         batch_max_files=_number("AIRKEN_BATCH_MAX_FILES", d.batch_max_files, int),
         log_level=_choice("AIRKEN_LOG_LEVEL", d.log_level, _LOG_LEVELS),
+        air=_flag("AIRKEN_AIR", d.air),
+        air_url=_text("AIRKEN_AIR_URL") or d.air_url,
+        geocode_url=_text("AIRKEN_GEOCODE_URL") or d.geocode_url,
+        air_domains=_text("AIRKEN_AIR_DOMAINS") or d.air_domains,
+        air_connect_timeout_s=_number("AIRKEN_AIR_CONNECT_TIMEOUT", d.air_connect_timeout_s, float),
+        air_read_timeout_s=_number("AIRKEN_AIR_READ_TIMEOUT", d.air_read_timeout_s, float),
+        air_retry_s=_number("AIRKEN_AIR_RETRY_S", d.air_retry_s, float),
+        air_prior=_flag("AIRKEN_AIR_PRIOR", d.air_prior),
+        air_prior_sigma=_number("AIRKEN_AIR_PRIOR_SIGMA", d.air_prior_sigma, float),
+        donate_repo=_text("AIRKEN_DONATE_REPO"),
+        donate_token=_text("AIRKEN_DONATE_TOKEN"),
+        donate_dir=_path("AIRKEN_DONATE_DIR"),
+        donate_every_min=_number("AIRKEN_DONATE_EVERY_MIN", d.donate_every_min, float),
+        donate_per_session=_number("AIRKEN_DONATE_PER_SESSION", d.donate_per_session, int),
     )
 
 
@@ -99,7 +130,7 @@ def _path(name: str) -> Path | None:
 
 
 def _number(name: str, default, kind: type):
-    """A positive int or float; "3e7" is accepted for an int."""
+    """A positive, finite int or float; "3e7" is accepted for an int."""
     raw = _raw(name)
     if raw is None:
         return default
@@ -108,8 +139,8 @@ def _number(name: str, default, kind: type):
     except (ValueError, OverflowError):
         _ignore(name, raw, "not a number", default)
         return default
-    if not value > 0:
-        _ignore(name, raw, "must be positive", default)
+    if not (value > 0 and math.isfinite(value)):
+        _ignore(name, raw, "must be a positive number", default)
         return default
     return value
 

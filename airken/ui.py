@@ -1,10 +1,11 @@
 """The Airken web page (Gradio Blocks): the declaration of the page and its events.
 
-The work lives elsewhere: the predictor reads the photo (airken.predictor), airken.render
-draws the verdict, plan and batch table, airken.about writes the About tab and
-airken.sweeper deletes old uploads. Every event reads its file through `_path_of`. The
-`/predict` API endpoint returns Prediction.to_dict(), the JSON that `python -m airken
-predict --json` prints (plus the file's path there).
+The work lives elsewhere: the predictor reads the photo (airken.predictor, with the
+modelled PM2.5 of airken.air), airken.render draws the verdict, plan, air panel and batch
+table, airken.air_panel declares the air panel and its events, airken.about writes the About
+tab and airken.sweeper deletes old uploads. Every event reads its file through `_path_of`.
+The `/predict` API endpoint returns Prediction.to_dict(), the JSON that `python -m airken
+predict --json` prints (plus the file's path there); `/air` is the modelled PM2.5 alone.
 
     demo = build_demo()
     launch(demo, host="127.0.0.1", port=7860)
@@ -20,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from airken import render, settings, sweeper
+from airken import air_panel, render, settings, sweeper
 from airken.about import about_page
-from airken.api import photo_input, prediction_output
-from airken.intake import ImageRejected, too_big_message
+from airken.air import predict_with_air
+from airken.api import photo_input, prediction_output, where_inputs
+from airken.intake import ImageRejected, Photo, read_photo, too_big_message
 from airken.middleware import exception_handlers, middleware
 from airken.scene import haze_map
 from airken.uploads import uploaded_path
@@ -86,6 +88,11 @@ PAGE_JS = """() => {
       document.querySelectorAll('#' + id + ' img:not([alt]), #' + id + ' img[alt=""]')
         .forEach(img => img.setAttribute('alt', alt));
     }
+    // An empty upload box is named by the words it shows, not Gradio's own (WCAG 2.5.3).
+    document.querySelectorAll('button.upload-container[aria-label]').forEach(btn => {
+      const text = btn.innerText.trim().replace(/\\s+/g, ' ');
+      if (text && btn.getAttribute('aria-label') !== text) btn.setAttribute('aria-label', text);
+    });
     // Example thumbnails: the caption names the button, so the picture itself is decorative.
     document.querySelectorAll('#ak-examples button[aria-label^="Thumbnail"]').forEach(btn => {
       const caption = btn.innerText.trim();
@@ -123,8 +130,11 @@ PAGE_JS = """() => {
 TOO_BIG_SIZE_JS = "(size) => window.akTooBig || 0"
 
 PREDICT_DOC = ("Read the air from one sky photo. Returns label (healthy / moderate / danger, or null when "
-               "the photo cannot be read), probabilities, PM2.5 band, advice, plan, warnings, model and "
-               "timings: the JSON of `python -m airken predict --json` without its path.")
+               "the photo cannot be read), probabilities, PM2.5 band, advice, plan, warnings, model, "
+               "timings and air (the modelled PM2.5 for the photo's place and hour, {\"error\": reason} "
+               "when it cannot be had, or null without a place): the JSON of `python -m airken predict "
+               "--json` without its path. latitude, longitude (rounded to 0.1 degree) and time (ISO 8601) "
+               "say where and when the photo was taken when its EXIF does not.")
 
 # On a phone the verdict sits below the photo: bring it into view when it arrives.
 SCROLL_TO_VERDICT = """() => { setTimeout(() => {
@@ -153,12 +163,13 @@ def _message(err: Exception) -> str:
     return str(err.args[0]) if err.args else "This file cannot be read as a photo."
 
 
-def _run(predictor: Predictor, image: Any) -> Prediction:
-    """predictor.predict on the uploaded file. Raises ImageRejected (or gr.Error) with a
+def _run(predictor: Predictor, image: Any, **where: Any) -> Prediction:
+    """The reading of the uploaded file, with the modelled PM2.5 for `where` (lat, lon, time:
+    airken.air) or the photo's own place and hour. Raises ImageRejected (or gr.Error) with a
     message for the visitor; anything else is logged and becomes GENERIC_ERROR."""
     path = _path_of(image)
     try:
-        return predictor.predict(path)
+        return predict_with_air(predictor, path, **where)
     except (ImageRejected, gr.Error):
         raise
     except Exception:
@@ -166,9 +177,10 @@ def _run(predictor: Predictor, image: Any) -> Prediction:
         raise gr.Error(GENERIC_ERROR, print_exception=False) from None
 
 
-def _api_predict(predictor: Predictor, image: Any) -> dict:
+def _api_predict(predictor: Predictor, image: Any, latitude: float | None = None, longitude: float | None = None,
+                 time: str | None = None) -> dict:
     try:
-        return _run(predictor, image).to_dict()
+        return _run(predictor, image, lat=latitude, lon=longitude, time=time).to_dict()
     except ImageRejected as err:
         log.info("rejected upload: %s", err)
         # gr.Error renders HTML; the message may quote a file name.
@@ -189,6 +201,7 @@ class ReadTab:
     photo: gr.Image
     haze: gr.Image
     raw: gr.JSON
+    air: air_panel.AirPanel
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
@@ -205,9 +218,10 @@ class ReadTab:
         return (card, gr.Column(visible=False), "", "", gr.Accordion(visible=False), None, None, None,
                 gr.skip() if keep_photo else None)
 
-    def read(self, image: Any) -> tuple:
+    def read(self, image: Any, place: dict | None = None) -> tuple:
+        """The reading of `image`; `place` is the visitor's chosen place (air_panel), if any."""
         try:
-            pred = _run(self.predictor, image)
+            pred = _run(self.predictor, image, **air_panel.where(place))
         except (ImageRejected, gr.Error) as err:
             log.info("rejected upload: %s", _message(err))
             return self.cleared(render.error_card(_message(err)), keep_photo=False)
@@ -227,6 +241,10 @@ class ReadTab:
         out = folder / "photo.png"
         pred.photo.image.save(out, "PNG")
         return str(out)
+
+    def photo_of(self, image: Any) -> Photo:
+        """The photo a request names, read again (for a donation), through the upload rule."""
+        return read_photo(_path_of(image), self.predictor.limits)
 
 
 def _haze(img: Any) -> Any:
@@ -266,10 +284,6 @@ def _write_csv(rows: list[list[str]], cache_dir: str) -> str:
     return str(out)
 
 
-def _status(message: str) -> str:
-    return f'<p class="ak-status" role="status">{html.escape(message)}</p>'
-
-
 # ---------------------------------------------------------------- the page
 
 
@@ -306,10 +320,12 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
             read = gr.Button("Read the air", variant="primary", elem_classes="ak-read")
         with gr.Column(min_width=300):
             tab.verdict = gr.HTML(render.empty_card(), elem_id="ak-verdict")
+            tab.air = air_panel.air_panel()  # the modelled PM2.5 beside the verdict, and the place
             with gr.Column(visible=False) as tab.results:
                 tab.probs = gr.HTML("", elem_id="ak-probs")
     with gr.Column():
         tab.plan = gr.HTML("", elem_id="ak-plan")
+        tab.air.render_plan()  # the next 48 hours here and their best times
     with gr.Accordion("Why: the haze in this photo", open=True, visible=False) as tab.why:
         gr.Markdown(HAZE_HOW_TO)
         with gr.Row():
@@ -322,18 +338,20 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
     size = gr.Number(visible=False)
     too_big = _too_big_button("ak-photo-too-big")
 
-    outputs = tab.outputs()
+    outputs, inputs = tab.outputs(), [tab.image, tab.air.place]
     # preprocess=False everywhere: the file goes to our decoder untouched, so a bad file gets
     # our message instead of a Pillow error from Gradio's own image loading. A new photo first
     # clears the old result, so a stale verdict never sits beside a new photo.
     gr.on([tab.image.upload, read.click], lambda: tab.cleared(render.pending_card()), outputs=outputs,
           queue=False, api_visibility="private").then(
-        tab.read, inputs=tab.image, outputs=outputs, preprocess=False, api_visibility="private", **model_events)
+        tab.read, inputs=inputs, outputs=outputs, preprocess=False, api_name="read_photo", api_visibility="private",
+        **model_events)
     tab.image.clear(lambda: tab.cleared(render.empty_card()), outputs=outputs, queue=False,
                     api_visibility="private")
     too_big.click(lambda n: tab.cleared(render.error_card(too_big_message(int(n or 0), predictor.limits)), False),
                   inputs=size, outputs=outputs, js=TOO_BIG_SIZE_JS, queue=False, api_visibility="private")
     tab.verdict.change(None, js=SCROLL_TO_VERDICT, queue=False, api_visibility="private")
+    tab.air.follow(tab.raw, tab.image, tab.photo_of)
     examples = _examples()
     if examples:
         with left:  # under the upload box, where a first-time visitor looks
@@ -345,10 +363,11 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
             return (*tab.cleared(render.pending_card())[:-1], examples[evt.index])
 
         gallery.select(pick_example, outputs=outputs, queue=False, api_visibility="private").then(
-            tab.read, inputs=tab.image, outputs=outputs, preprocess=False, api_visibility="private", **model_events)
+            tab.read, inputs=inputs, outputs=outputs, preprocess=False, api_visibility="private", **model_events)
     # The public endpoint. A hidden button gives it an event without adding to the page.
-    gr.Button(visible=False).click(lambda image: _api_predict(predictor, image), inputs=photo_input(),
-                                   outputs=prediction_output(),
+    gr.Button(visible=False).click(lambda image, latitude=None, longitude=None, time=None: _api_predict(
+                                       predictor, image, latitude, longitude, time),
+                                   inputs=[photo_input(), *where_inputs()], outputs=prediction_output(),
                                    preprocess=False, api_name="predict", api_description=PREDICT_DOC,
                                    **model_events)
 
@@ -367,14 +386,14 @@ def _batch_tab(predictor: Predictor, model_events: dict) -> None:
     def read_batch(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         limit = settings.current().batch_max_files
         if not paths:
-            return _status(NO_PHOTOS), gr.File(visible=False)
+            return render.status(NO_PHOTOS), gr.File(visible=False)
         if len(paths) > limit:
-            return _status(f"At most {limit} photos at a time, please."), gr.File(visible=False)
+            return render.status(f"At most {limit} photos at a time, please."), gr.File(visible=False)
         rows = [_batch_row(predictor, p) for p in progress.tqdm(paths, desc="Reading photos")]
         return render.batch_table(rows), gr.File(_write_csv(rows, csv_out.GRADIO_CACHE), visible=True)
 
     go.click(read_batch, inputs=files, outputs=[table, csv_out], api_visibility="private", **model_events)
-    too_big.click(lambda n: (_status(too_big_message(int(n or 0), predictor.limits)), gr.File(visible=False)),
+    too_big.click(lambda n: (render.status(too_big_message(int(n or 0), predictor.limits)), gr.File(visible=False)),
                   inputs=size, outputs=[table, csv_out], js=TOO_BIG_SIZE_JS, queue=False, api_visibility="private")
 
 
@@ -415,10 +434,13 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
 
 
 def theme() -> gr.themes.Theme:
-    """Soft, with a primary blue dark enough for white text (WCAG AA)."""
+    """Soft, with a primary blue dark enough for white text (WCAG AA), on buttons and on a
+    chosen radio option, and info lines dark enough to read."""
     return gr.themes.Soft(primary_hue="sky").set(
         button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
         button_primary_text_color="white", block_label_text_color="*neutral_700",
+        checkbox_label_background_fill_selected="*primary_700",  # a chosen radio option, white text on it
+        block_info_text_color="*neutral_600",  # a component's info line (the donation consent text)
         block_title_text_color="*neutral_800",
     )
 

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench import REPO_ROOT, RESULTS_DIR, cpu_info, load_avg, offline_env, rss_mb
-from bench.load import GradioHTTP, api_prefix_of, start_server
+from bench.load import GradioHTTP, api_prefix_of, predict_data, start_server
 
 CLI_TIMEOUT_S = 120
 SETTLE_S = 3.0
@@ -94,8 +94,8 @@ def api_answer(api: GradioHTTP, path: Path) -> tuple[float, str]:
     t0 = time.perf_counter()
     try:
         server_path = api.upload(path.name, path.read_bytes())
-        event, payload = api.call("predict", [{"path": server_path, "orig_name": path.name,
-                                               "meta": {"_type": "gradio.FileData"}}])
+        event, payload = api.call("predict", predict_data({"path": server_path, "orig_name": path.name,
+                                                           "meta": {"_type": "gradio.FileData"}}))
     except Exception as err:  # reported, not raised: the table goes on
         return time.perf_counter() - t0, f"failed: {type(err).__name__}"
     seconds = time.perf_counter() - t0

@@ -139,8 +139,9 @@ class ClientResult:
         name = Path(path).name
         t0 = time.perf_counter()
         try:
-            event, payload = api.call("predict", [{"path": api.upload(name, Path(path).read_bytes()),
-                                                   "orig_name": name, "meta": {"_type": "gradio.FileData"}}])
+            photo = {"path": api.upload(name, Path(path).read_bytes()), "orig_name": name,
+                     "meta": {"_type": "gradio.FileData"}}
+            event, payload = api.call("predict", predict_data(photo))
             answered = event == "complete" or (event == "error" and bool(payload.get("error")))
             why = f"{name}: {event} {str(payload)[:150]}"
         except Exception as err:  # counted and sampled, the run goes on
@@ -152,6 +153,12 @@ class ClientResult:
             self.hostile_errors += 1
             if len(self.hostile_error_samples) < 3:
                 self.hostile_error_samples.append(why)
+
+
+def predict_data(photo: object) -> list:
+    """The `data` of a plain-HTTP call of /predict: every input, the photo's optional latitude,
+    longitude and time null (gradio_client fills those in itself; plain HTTP must send them)."""
+    return [photo, None, None, None]
 
 
 class GradioHTTP:
@@ -193,7 +200,7 @@ class GradioHTTP:
 
     def predict(self, server_path: str, name: str) -> dict:
         file_data = {"path": server_path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-        event, payload = self.call("predict", [file_data])
+        event, payload = self.call("predict", predict_data(file_data))
         if event != "complete":
             raise RuntimeError(f"app {event}: {str(payload)[:200]}")
         return payload[0]

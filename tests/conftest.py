@@ -3,8 +3,8 @@
 tests/ is put on sys.path here so helper modules that live next to the tests (badinputs.py,
 hub_server.py, ...) import as plain `from badinputs import make_corpus` under every pytest
 import mode, including --import-mode=importlib, which would not add it by itself.
-Tests never touch the network: the Hub is offline and Gradio analytics are off unless a
-test sets them otherwise.
+Tests never touch the network: the Hub is offline, Gradio analytics are off and the air-quality
+lookups go to a closed port on 127.0.0.1, unless a test points them at a fake server.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ if str(TESTS_DIR) not in sys.path:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("AIRKEN_AIR_URL", "http://127.0.0.1:9/v1/air-quality")
+os.environ.setdefault("AIRKEN_GEOCODE_URL", "http://127.0.0.1:9/v1/search")
 
 
 def free_port() -> int:
@@ -110,3 +112,38 @@ class AppServer:
 
     def audited(self) -> list[str]:
         return self.audit_log.read_text().splitlines() if self.audit_log.exists() else []
+
+
+@pytest.fixture(scope="session")
+def fake_air():
+    """A fake Open-Meteo (air quality and geocoding) on 127.0.0.1 for the whole run."""
+    from openmeteo_server import FakeOpenMeteo
+
+    with FakeOpenMeteo() as server:
+        yield server
+
+
+@pytest.fixture
+def air_server(fake_air, monkeypatch):
+    """The fake Open-Meteo, reset, with the AIRKEN_AIR* settings of this process pointing at it
+    (short timeouts) and a fresh process-wide client: the page and the CLI in this process use it."""
+    from airken import openmeteo
+
+    fake_air.mode, fake_air.latency_s = "normal", 0.0
+    fake_air.requests.clear()
+    for name, value in fake_air.env(AIRKEN_AIR_READ_TIMEOUT="0.3", AIRKEN_AIR_CONNECT_TIMEOUT="0.3").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(openmeteo, "_default", None)
+    return fake_air
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium driven by Playwright, for the browser tests (tests/test_browser.py
+    says when they are skipped; tests/test_air_browser.py borrows its helpers)."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, sync_api
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

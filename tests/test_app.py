@@ -46,10 +46,10 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def test_page_builds_with_one_public_endpoint():
+def test_page_builds_with_two_public_endpoints():
     demo = ui.build_demo(get_predictor())
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert public == ["predict"]
+    assert sorted(public) == ["air", "predict"]
 
 
 def test_api_reads_a_sky_photo(client):
@@ -109,7 +109,7 @@ def test_api_text_file_gets_a_message(client, tmp_path):
 class _Broken:
     limits = None
 
-    def predict(self, path):
+    def predict(self, image, **options):
         raise RuntimeError("internal detail that must not reach the visitor")
 
 

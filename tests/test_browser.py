@@ -46,16 +46,10 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _open(browser, app_url: str, viewport: dict):
-    page = browser.new_page(viewport=viewport)
+def _open(browser, app_url: str, viewport: dict, **context):
+    """A new page (in its own context: `context` is Playwright's, e.g. geolocation and
+    permissions) on the app, once the upload box is there."""
+    page = browser.new_page(viewport=viewport, **context)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
     page.wait_for_selector("#ak-photo input[type=file]", state="attached")

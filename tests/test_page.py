@@ -84,6 +84,7 @@ def test_the_api_schema_lists_every_serialised_field():
     schema = prediction_schema(Prediction)
     assert list(schema["properties"]) == Prediction.serialised_fields() == list(_pred().to_dict())
     assert "photo" not in schema["properties"]
+    assert schema["properties"]["air"]["anyOf"][1] == {"type": "null"}  # the modelled PM2.5, or null
     assert schema["properties"]["uncertain"] == {"type": "boolean"}
     assert schema["properties"]["probabilities"]["anyOf"][1] == {"type": "null"}
 
@@ -91,8 +92,9 @@ def test_the_api_schema_lists_every_serialised_field():
 def test_a_new_prediction_field_reaches_the_json_and_the_schema():
     @dataclasses.dataclass
     class Extended(Prediction):
-        air: dict | None = None
+        station: dict | None = None
 
-    extended = Extended(**{f.name: getattr(_pred(), f.name) for f in dataclasses.fields(Prediction)}, air={"pm25": 4})
-    assert extended.to_dict()["air"] == {"pm25": 4}
-    assert "air" in prediction_schema(Extended)["properties"]
+    fields = {f.name: getattr(_pred(), f.name) for f in dataclasses.fields(Prediction)}
+    extended = Extended(**fields, station={"pm25": 4})
+    assert extended.to_dict()["station"] == {"pm25": 4}
+    assert "station" in prediction_schema(Extended)["properties"]

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import AppServer
 
-from airken import render, sweeper, uploads
-from airken.classes import LABELS
-from bench.load import GradioHTTP, api_prefix_of, http_get
+from airken import sweeper, uploads
+from airken.classes import LABELS, WORDS
+from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
@@ -219,12 +219,16 @@ def _shapes(canaries: Path, uploads_dir: Path, uploaded: str) -> dict[str, objec
 
 
 def _answer(outcome: tuple[str, object]) -> str:
-    """'class', 'refused: <message>', 'gradio refused' (before our code, no message), or http."""
+    """'class', 'refused: <message>' (an API error, or the page's card in its error state),
+    'gradio refused' (before our code, no message), or http."""
     event, payload = outcome
     if event == "complete" and html.escape(uploads.NOT_AN_UPLOAD) in html.escape(html.unescape(str(payload))):
         return f"refused: {uploads.NOT_AN_UPLOAD}"  # the page shows the refusal in its card or table
     if event == "complete":
         first = payload[0] if isinstance(payload, list) else payload
+        card = re.search(r'data-state="error".*?<p class="ak-advice">(.*?)</p>', str(first))
+        if card:
+            return f"refused: {html.unescape(card[1])}"
         label = first.get("label") if isinstance(first, dict) else None
         return "class" if label in LABELS or "data-label" in str(first) else f"complete: {str(first)[:80]}"
     if event == "error":
@@ -236,9 +240,9 @@ def _answer(outcome: tuple[str, object]) -> str:
 def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_index, canaries, uploaded):
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
-        "/call/predict": lambda v: client.call("predict", [v]),
-        "/call/read": lambda v: client.call("read", [v]),
-        "queue/join read": lambda v: client.join(fn_index["read"], [v]),
+        "/call/predict": lambda v: client.call("predict", predict_data(v)),
+        "/call/read_photo": lambda v: client.call("read_photo", [v, None]),  # the photo, the session's place
+        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None]),
         "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
     }
     ours = f"refused: {uploads.NOT_AN_UPLOAD}"
@@ -268,12 +272,12 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     meta = {"_type": "gradio.FileData"}
     # (A bare string is refused by Gradio itself before our code: the Image input wants a dict.)
     for value in ({"path": uploaded, "meta": meta}, {"path": uploaded}, {"path": str(link)}, {"path": str(EXAMPLE)}):
-        assert _answer(client.call("predict", [value])) == "class", value
-    assert _answer(client.join(fn_index["read"], [{"path": uploaded, "meta": meta}])) == "class"
+        assert _answer(client.call("predict", predict_data(value))) == "class", value
+    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}, None])) == "class"
     rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}]])
-    verdicts = re.findall(r'data-col="Verdict">([^<]*)<', str(rows[1][0]))
-    assert rows[0] == "complete" and len(verdicts) == 1
-    assert any(word in verdicts[0] for word in render.WORDS.values()), verdicts  # read, not refused
+    verdict = re.search(r'<td data-col="Verdict">(.*?)</td>', rows[1][0])  # the batch table's HTML
+    read = {*WORDS.values(), *(f"unsure ({w}?)" for w in WORDS.values())}  # not "unreadable" or "refused"
+    assert rows[0] == "complete" and verdict and verdict[1] in read
     assert f"open {uploaded}" in server.audited()  # the audit hook sees what the server reads
 
 

@@ -36,10 +36,33 @@ def test_values_are_parsed_to_their_types(monkeypatch, tmp_path):
     assert IntakeLimits.from_env().max_bytes == 5_000_000 and default_threads() == 3
 
 
+def test_air_and_donation_settings_live_here_too(monkeypatch, tmp_path):
+    from airken.donate import DonateSettings
+    from airken.openmeteo import AirSettings
+
+    monkeypatch.setenv("AIRKEN_AIR", "off")
+    monkeypatch.setenv("AIRKEN_AIR_URL", "http://127.0.0.1:1/v1/air-quality")
+    monkeypatch.setenv("AIRKEN_AIR_READ_TIMEOUT", "0.5")
+    monkeypatch.setenv("AIRKEN_AIR_PRIOR", "yes")
+    monkeypatch.setenv("AIRKEN_DONATE_REPO", "me/photos")
+    monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRKEN_DONATE_PER_SESSION", "3")
+    s = settings.current()
+    assert s.air is False and s.air_read_timeout_s == 0.5 and s.air_prior is True and s.donate_per_session == 3
+    air = AirSettings.from_env()
+    assert (air.enabled, air.air_url, air.read_timeout_s, air.use_prior) == (
+        False, "http://127.0.0.1:1/v1/air-quality", 0.5, True)
+    assert air.geocode_url == settings.DEFAULTS.geocode_url and air.connect_timeout_s == 2.0
+    donate = DonateSettings.from_env()
+    assert (donate.repo, donate.folder, donate.per_session, donate.every_min) == ("me/photos", tmp_path, 3, 5.0)
+
+
 @pytest.mark.parametrize("name,raw", [("AIRKEN_MAX_BYTES", "lots"), ("AIRKEN_CONCURRENCY", "-2"),
                                       ("AIRKEN_HUB", "maybe"), ("AIRKEN_HUB_DEADLINE", "0"),
                                       ("AIRKEN_TEMP_MAX_AGE_S", "soon"), ("AIRKEN_LOG_LEVEL", "LOUD"),
-                                      ("AIRKEN_THREADS", "two")])
+                                      ("AIRKEN_THREADS", "two"), ("AIRKEN_AIR", "maybe"),
+                                      ("AIRKEN_AIR_READ_TIMEOUT", "inf"), ("AIRKEN_AIR_PRIOR_SIGMA", "-1"),
+                                      ("AIRKEN_DONATE_PER_SESSION", "0"), ("AIRKEN_DONATE_EVERY_MIN", "soon")])
 def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, raw):
     monkeypatch.setenv(name, raw)
     with caplog.at_level(logging.WARNING, logger="airken.settings"):

@@ -1,0 +1,202 @@
+"""Opt-in photo donation against the fake Hub on 127.0.0.1: off unless configured, nothing kept
+without consent, the shared copy carries only its time and rounded place, commits are batched
+by CommitScheduler, a session is capped, and the committed folder is one train/ can read."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from exif_photos import photo_with_exif
+from hub_server import FakeHub
+from huggingface_hub import constants
+from PIL import ExifTags, Image
+
+from airken.donate import DonateSettings, Donations, clean_jpeg
+from airken.exif import read_taken
+from airken.intake import read_photo
+
+AIR = {"lat": 45.5, "lon": 9.2, "time": "2026-03-14T09:00+01:00", "pm25": 42.04, "label": "moderate"}
+REPO = "airken/donations"
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs with HF_HUB_OFFLINE=1
+        yield server
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = photo_with_exif(tmp_path / "phone.jpg", when=datetime(2026, 3, 14, 9, 12), offset="+01:00",
+                           lat=45.46427, lon=9.18951)
+    with Image.open(path) as im:  # a camera's own tags, which must not travel
+        exif = im.getexif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "PhoneMaker", "Phone 15"
+    rich = tmp_path / "rich.jpg"
+    Image.open(path).save(rich, "JPEG", exif=exif.tobytes())
+    return read_photo(rich)
+
+
+def donations_for(tmp_path, **extra) -> Donations:
+    settings = {"repo": REPO, "token": "hf_test", "folder": tmp_path / "stage", "every_min": 60, **extra}
+    return Donations(DonateSettings(**settings))
+
+
+def test_off_unless_configured(monkeypatch):
+    for name in ("AIRKEN_DONATE_REPO", "AIRKEN_DONATE_TOKEN", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert not DonateSettings.from_env().enabled
+    monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
+    assert not DonateSettings.from_env().enabled  # no token
+    monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_x")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert not DonateSettings.from_env().enabled  # offline
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert DonateSettings.from_env().enabled
+
+
+def test_shared_photos_are_committed_in_batches(hub, photo, tmp_path):
+    donations = donations_for(tmp_path)
+    try:
+        for session in ("s1", "s2", "s3"):
+            assert donations.share(photo, AIR, session).startswith("Thank you")
+        donations.flush()
+    finally:
+        donations.close()
+    # The scheduler pushes once when it starts, then every `every_min`: here the flush.
+    assert 1 <= len(hub.commit_log) <= 2 and {repo for repo, _, _ in hub.commit_log} == {REPO}
+    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    prefix = f"donations/{donations.instance}/"
+    assert all(p.startswith(prefix) for p in files)
+    assert sum(p.endswith(".jpg") for p in files) == 3 and prefix + "labels.csv" in files
+    rows = list(csv.DictReader(io.StringIO(files[prefix + "labels.csv"].decode())))
+    assert [r["label_source"] for r in rows] == ["cams"] * 3
+    assert rows[0]["pm25"] == "42.0" and rows[0]["label"] == "moderate" and rows[0]["place"] == "+45.5+009.2"
+    assert rows[0]["timestamp_local"] == "2026-03-14T09:00" and rows[0]["date"] == "2026-03-14"
+    image = Image.open(io.BytesIO(files[prefix + "images/" + rows[0]["file"]]))
+    _only_time_and_rounded_place(image)
+
+
+def _only_time_and_rounded_place(image: Image.Image) -> None:
+    exif = image.getexif()
+    assert set(exif) <= {ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo}  # no Make, Model, Software...
+    assert set(exif.get_ifd(ExifTags.IFD.Exif)) == {ExifTags.Base.DateTimeOriginal, ExifTags.Base.OffsetTimeOriginal}
+    taken = read_taken(image)
+    assert (taken.latitude, taken.longitude) == (45.5, 9.2)
+    assert taken.at.isoformat() == "2026-03-14T09:12:00+01:00"
+    assert max(image.size) <= 448
+
+
+def test_the_committed_folder_is_a_training_data_folder(hub, photo, tmp_path):
+    from train.data import read_folder
+
+    donations = donations_for(tmp_path)
+    try:
+        donations.share(photo, AIR, "s1")
+        donations.flush()
+    finally:
+        donations.close()
+    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    prefix = f"donations/{donations.instance}/"
+    for path, data in files.items():
+        out = tmp_path / "download" / path.removeprefix(prefix)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    samples, problems = read_folder(tmp_path / "download")
+    assert len(samples) == 1 and not problems
+    assert samples[0].pm25 == 42.0 and samples[0].hour == 9 and samples[0].place == "+45.5+009.2"
+
+
+def test_capped_per_session(hub, photo, tmp_path):
+    donations = donations_for(tmp_path, per_session=2)
+    try:
+        answers = [donations.share(photo, AIR, "s1") for _ in range(3)]
+        assert answers[2].startswith("Not shared: at most 2")
+        assert donations.share(photo, AIR, "s2").startswith("Thank you")
+    finally:
+        donations.close()
+    assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 3
+
+
+def test_no_label_no_share_and_nothing_written(hub, photo, tmp_path):
+    donations = donations_for(tmp_path)
+    assert donations.share(photo, None, "s1").startswith("Not shared")
+    assert donations.share(photo, {"error": "No live air data"}, "s1").startswith("Not shared")
+    assert not (tmp_path / "stage").exists() or not any((tmp_path / "stage").iterdir())
+    assert hub.requests == []
+
+
+def test_a_failing_hub_does_not_fail_the_visitor(hub, photo, tmp_path):
+    hub.error500 = True
+    donations = donations_for(tmp_path)
+    try:
+        assert donations.share(photo, AIR, "s1").startswith("Thank you")  # staged on disk
+        donations.flush()  # the scheduler could not start: the photo waits
+        assert hub.commit_log == []
+        hub.error500 = False
+        donations.share(photo, AIR, "s2")  # the next donation starts it
+        donations.flush()
+    finally:
+        donations.close()
+    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    assert sum(p.endswith(".jpg") for p in files) == 2
+
+
+def test_clean_jpeg_from_a_naive_time():
+    image = Image.new("RGB", (64, 48), (120, 160, 220))
+    data = clean_jpeg(image, datetime(2026, 3, 14, 9, 0), -33.87, -70.65)
+    taken = read_taken(Image.open(io.BytesIO(data)))
+    assert taken.at == datetime(2026, 3, 14, 9, 0) and (taken.latitude, taken.longitude) == (-33.9, -70.7)
+
+
+def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monkeypatch):
+    import airken.donate
+    from airken import air_panel, ui
+    from airken.predictor import get_predictor
+
+    monkeypatch.setattr(airken.donate, "_donations", None)
+    for name in ("AIRKEN_DONATE_REPO", "AIRKEN_DONATE_TOKEN", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    ids = {getattr(b, "elem_id", None) for b in ui.build_demo(get_predictor()).blocks.values()}
+    assert "ak-share" not in ids
+    monkeypatch.setattr(airken.donate, "_donations", None)
+    monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
+    monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_test")
+    monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
+    boxes = [b for b in ui.build_demo(get_predictor()).blocks.values() if getattr(b, "elem_id", None) == "ak-share"]
+    assert len(boxes) == 1 and boxes[0].value is False  # unticked
+    pred = get_predictor().predict(photo)
+    pred.air = AIR
+    assert air_panel.donate(pred.photo, pred.air, False, "s1") == ""  # not ticked: nothing
+    assert not (tmp_path / "stage" / "images").exists()
+    assert air_panel.donate(pred.photo, pred.air, True, "s1").startswith("Thank you")
+    assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
+    airken.donate.donations().close()
+
+
+def test_the_share_event_reads_uploads_only(hub, tmp_path, monkeypatch):
+    """The donation event names its photo like every event: a file outside the upload folder
+    is not opened, and nothing is staged."""
+    import airken.donate
+    from airken import air_panel, ui
+    from airken.predictor import get_predictor
+
+    monkeypatch.setattr(airken.donate, "_donations", None)
+    monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
+    monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_test")
+    monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    outside = photo_with_exif(tmp_path / "elsewhere.jpg")
+    tab = ui.ReadTab(get_predictor())
+    assert air_panel._share(tab.photo_of, {"path": str(outside)}, True, {"air": AIR}, None) == ""
+    assert not (tmp_path / "stage" / "images").exists()
+    upload = tmp_path / "uploads" / "abc" / "sky.jpg"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(outside.read_bytes())
+    answer = air_panel._share(tab.photo_of, {"path": str(upload)}, True, {"air": AIR}, None)
+    assert answer.startswith("Thank you") and len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
+    airken.donate.donations().close()

@@ -1,0 +1,181 @@
+"""Label your own sky photos with the modelled PM2.5 of their place and hour.
+
+    python -m train.label_photos FOLDER --out DATA_FOLDER [--link] [--air-url URL]
+
+Reads each photo's EXIF time and GPS position (the app's own decoder, airken.intake), asks the
+Open-Meteo air-quality archive (Copernicus CAMS) for the hourly PM2.5 of that 0.1° cell and
+hour, and writes a data folder that train/ reads: images/ (copies, or links with --link) and
+labels.csv with pm25, label, place (the grid cell), date, timestamp_local, daylight and
+label_source "cams", plus source_file. Photos without GPS or time, unreadable files and hours
+without data are listed in skipped.csv and left out.
+
+Resumable: photos already in labels.csv are not read again, and every archive answer is kept
+in DATA_FOLDER/cams-answers.json, so a second run asks nothing it asked before. Such labels
+are a model of the area's air, not a monitor at the camera: see train/README.md.
+No TensorFlow here.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from airken.air import LABEL_COLUMNS, label_row
+from airken.intake import ImageRejected, read_photo
+from airken.openmeteo import AirError, AirSettings, OpenMeteo, round_place
+
+log = logging.getLogger("train.label_photos")
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"}
+COLUMNS = (*LABEL_COLUMNS, "source_file")
+ANSWERS = "cams-answers.json"
+
+
+class JsonAnswers(MutableMapping):
+    """Archive answers by request, saved to a JSON file after each new one (atomically)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self._data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self._data = {}
+
+    def __getitem__(self, key: str) -> object:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self._data[key] = value
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._data), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def photos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def label_one(path: Path, client: OpenMeteo) -> tuple[dict | None, str | None]:
+    """(labels.csv row without file names, None) or (None, why it was skipped)."""
+    try:
+        photo = read_photo(path)
+    except ImageRejected as err:
+        return None, str(err.args[0]) if err.args else "unreadable"
+    if photo.latitude is None or photo.longitude is None:
+        return None, "no GPS position in the EXIF"
+    if photo.taken_at is None:
+        return None, "no EXIF time"
+    try:
+        lat, lon = round_place(photo.latitude, photo.longitude)
+        day = photo.taken_at.date()  # local at the place, or in the camera's own offset
+        series = client.series(lat, lon, dates=(day - timedelta(days=1), day + timedelta(days=1)))
+    except AirError as err:
+        return None, err.message
+    hit = series.at(photo.taken_at)
+    if hit is None:
+        return None, "no modelled PM2.5 for that hour"
+    return label_row("", hit[0], hit[1], lat, lon), None
+
+
+def image_name(source: Path, folder: Path) -> str:
+    """A file name in images/ that says where it came from and never collides."""
+    rel = source.relative_to(folder).as_posix()
+    return f"{hashlib.sha1(rel.encode()).hexdigest()[:8]}-{source.name}"
+
+
+def place_image(source: Path, target: Path, link: bool) -> None:
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    if link:
+        target.symlink_to(source.resolve())
+    else:
+        shutil.copy2(source, target)
+
+
+def already_labelled(labels: Path) -> set[str]:
+    if not labels.is_file():
+        return set()
+    with labels.open(newline="", encoding="utf-8") as fh:
+        return {row["source_file"] for row in csv.DictReader(fh) if row.get("source_file")}
+
+
+def run(folder: Path, out: Path, *, link: bool = False, client: OpenMeteo | None = None) -> dict:
+    """Label every photo in `folder` into the data folder `out`; returns the counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "images").mkdir(exist_ok=True)
+    client = client or OpenMeteo(AirSettings.from_env(), answers=JsonAnswers(out / ANSWERS))
+    labels = out / "labels.csv"
+    done = already_labelled(labels)
+    new = not labels.is_file()
+    skipped: list[tuple[str, str]] = []
+    written = 0
+    with labels.open("a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        for path in tqdm(photos_in(folder), desc="label photos", unit="photo"):
+            rel = path.relative_to(folder).as_posix()
+            if rel in done:
+                continue
+            row, why = label_one(path, client)
+            if row is None:
+                skipped.append((rel, why or "skipped"))
+                continue
+            name = image_name(path, folder)
+            place_image(path, out / "images" / name, link)
+            writer.writerow({**row, "file": name, "source_file": rel})
+            fh.flush()  # a stopped run keeps every row it wrote
+            written += 1
+    with (out / "skipped.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([("file", "reason"), *skipped])
+    counts = {"labelled": written, "already_labelled": len(done), "skipped": len(skipped),
+              "skipped_by_reason": dict(Counter(why for _, why in skipped))}
+    log.info("labelled %d photos (%d from earlier runs), skipped %d: %s", written, len(done), len(skipped),
+             counts["skipped_by_reason"])
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.label_photos", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a folder of photos (searched recursively)")
+    parser.add_argument("--out", type=Path, required=True, help="the data folder to write (or to resume)")
+    parser.add_argument("--link", action="store_true", help="link the photos into images/ instead of copying")
+    parser.add_argument("--air-url", help="an Open-Meteo-compatible /v1/air-quality URL (default AIRKEN_AIR_URL)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.folder.is_dir():
+        print(f"label_photos: {args.folder} is not a folder", file=sys.stderr)
+        return 2
+    settings = AirSettings.from_env()
+    if args.air_url:
+        settings = replace(settings, air_url=args.air_url)
+    args.out.mkdir(parents=True, exist_ok=True)
+    client = OpenMeteo(settings, answers=JsonAnswers(args.out / ANSWERS))
+    counts = run(args.folder, args.out, link=args.link, client=client)
+    print(json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
