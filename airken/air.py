@@ -154,10 +154,11 @@ def label_row(file: str, hour: datetime, pm25: float, lat: float, lon: float) ->
 
 def predict_with_air(predictor: Predictor, source: ImageSource, *, lat: float | str | None = None,
                      lon: float | str | None = None, time: datetime | str | None = None,
-                     client: OpenMeteo | None = None) -> Prediction:
+                     client: OpenMeteo | None = None, prior=None, place=None) -> Prediction:
     """Read the photo once, look up the modelled PM2.5 for its place and hour, and predict
-    (with that as the class prior when AIRKEN_AIR_PRIOR=1). Prediction.air is the report's
-    JSON, {"error": reason} when the lookup failed, or None when there is no place or hour.
+    (with that as the class prior when AIRKEN_AIR_PRIOR=1 and the caller gives no ``prior``;
+    ``place``: a place profile, see Predictor.predict). Prediction.air is the report's JSON,
+    {"error": reason} when the lookup failed, or None when there is no place or hour.
     Raises ImageRejected for a file that is not a usable photo."""
     client = client or default_client()
     t0 = perf_counter()
@@ -165,9 +166,9 @@ def predict_with_air(predictor: Predictor, source: ImageSource, *, lat: float | 
     t1 = perf_counter()
     report, air = _lookup(photo, lat, lon, time, client)
     t2 = perf_counter()
-    use_prior = report is not None and client.settings.use_prior
-    prior = class_shares(report.pm25, client.settings.prior_sigma) if use_prior else None
-    pred = predictor.predict(photo, prior=prior)
+    if prior is None and report is not None and client.settings.use_prior:
+        prior = class_shares(report.pm25, client.settings.prior_sigma)
+    pred = predictor.predict(photo, prior=prior, place=place)
     pred.air = air
     pred.timings_ms = _with_lookup(pred.timings_ms, t0, t1, t2)
     return pred

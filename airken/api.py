@@ -33,6 +33,13 @@ def where_inputs() -> list[gr.components.Component]:
             gr.Textbox(None, visible=False, label="Time the photo was taken (ISO 8601)")]
 
 
+def verdict_inputs() -> list[gr.components.Component]:
+    """Hidden optional inputs: the class prior and a place profile (airken.prior, airken.profiles)."""
+    return [gr.Textbox(None, visible=False, label='Class prior: "world" (default), "uniform", "train" or three shares '
+                                                  '"healthy,moderate,danger"'),
+            gr.Textbox(None, visible=False, label="Place profile: its JSON (from python -m airken calibrate)")]
+
+
 def prediction_output() -> gr.JSON:
     """A hidden JSON output that tells API callers the shape of Prediction.to_dict()."""
     from airken.predictor import Prediction

@@ -1,4 +1,5 @@
-"""Command line: `airken predict PATH... [--json]`, `airken info` and
+"""Command line: `airken predict PATH... [--json] [--place NAME] [--prior SHARES]`,
+`airken calibrate --name NAME DATA_FOLDER`, `airken info` and
 `airken air (--lat LAT --lon LON | --where PLACE) [--time ISO8601] [--json]` (or `python -m airken`).
 
 Exit status:
@@ -6,7 +7,8 @@ Exit status:
      read too, and still gives 0. For `air`: a modelled PM2.5 was found.
   1  no usable model could be loaded (the message says what to do).
   2  any file could not be read (missing, not an image, damaged, too big); the others are
-     still printed. For `air`: no modelled PM2.5 (the one line says why). Also argparse's
+     still printed. For `air`: no modelled PM2.5 (the one line says why). For `calibrate`:
+     no profile could be fitted. A --prior or --place that cannot be used, and argparse's
      status for a wrong command line.
 """
 from __future__ import annotations
@@ -19,9 +21,12 @@ import threading
 
 from airken import render
 from airken.air import air_block, predict_with_air
+from airken.classes import LABELS
 from airken.intake import ImageRejected
 from airken.openmeteo import CREDIT, AirError, default_client
 from airken.predictor import Prediction, get_predictor
+from airken.prior import BadPrior, parse_prior
+from airken.profiles import BadProfile, calibrate_folder, load_profile, save_profile
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
 
@@ -41,7 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NO_MODEL
     if args.command == "info":
         return _info(predictor, args.json)
-    return _predict(predictor, args.paths, args.json)
+    if args.command == "calibrate":
+        return _calibrate(predictor, args.name, args.folder)
+    try:  # a bad --prior or --place is said once, before any photo is read
+        if args.prior is not None:
+            parse_prior(args.prior)  # checked now; the predictor reads it ("train": no correction)
+        options = {"prior": args.prior, "place": None if args.place is None else load_profile(args.place)}
+    except (BadPrior, BadProfile) as err:
+        print(f"airken: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    return _predict(predictor, args.paths, args.json, options)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predict", help="classify one or more photos")
     pred.add_argument("paths", nargs="+", metavar="PATH")
     pred.add_argument("--json", action="store_true", help="one JSON object per line per input")
+    pred.add_argument("--place", metavar="NAME", help="calibrate with this place profile (see calibrate)")
+    pred.add_argument("--prior", metavar="SHARES",
+                      help='class prior: "world" (default), "uniform", "train" (none) or three shares '
+                           '"healthy,moderate,danger"')
+    cal = sub.add_parser("calibrate", help="fit a place profile on photos of one view with PM2.5 readings")
+    cal.add_argument("--name", required=True, help="the profile's name (letters, digits, _ - .)")
+    cal.add_argument("folder", metavar="DATA_FOLDER", help="labels.csv (file, pm25 or label, timestamp_local) "
+                                                           "and images/")
     info = sub.add_parser("info", help="where the model came from, its revision and sha256")
     info.add_argument("--json", action="store_true")
     air = sub.add_parser("air", help="modelled PM2.5 for a place and hour, the next 48 hours and their best windows")
@@ -62,13 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _predict(predictor, paths: list[str], as_json: bool) -> int:
+def _predict(predictor, paths: list[str], as_json: bool, options: dict) -> int:
     status = EXIT_OK
     if not as_json:
         print(_table_line(*render.BATCH_HEADERS))
     for path in paths:
         try:
-            result = predict_with_air(predictor, path)
+            result = predict_with_air(predictor, path, **options)
         except ImageRejected as err:
             status = EXIT_REFUSED
             _emit_error(path, str(err), as_json)
@@ -111,6 +133,22 @@ def _info(predictor, as_json: bool) -> int:
     metrics = about["metrics"]
     if metrics.get("model_variant"):
         print(f"variant:  {metrics['model_variant']}")
+    return EXIT_OK
+
+
+def _calibrate(predictor, name: str, folder: str) -> int:
+    try:
+        profile, skipped = calibrate_folder(predictor, folder, name)
+    except BadProfile as err:
+        print(f"airken: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    path = save_profile(profile)
+    for file, why in skipped:
+        print(f"skipped {file}: {why}")
+    offsets = ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, profile.offsets, strict=True))
+    print(f"place profile {profile.name!r} from {profile.photos} photos ({profile.readings} hourly readings): "
+          f"log-probability offsets {offsets}")
+    print(f"saved {path}; use it with: airken predict --place {profile.name} PHOTO")
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ from airken.intake import IntakeLimits, Photo, read_photo
 from airken.model import ModelUnreadable, TFLiteModel
 from airken.preprocess import to_model_input
 from airken.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
+from airken.profiles import PlaceProfile, resolve_place
 from airken.scene import check_scene
 from airken.weights import ModelSource, cannot_run, resolve_model
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 REFUSED_HEADLINE = "Can't read the air from this photo"
 BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
+PROFILE_OTHER_MODEL = ("The place profile {name!r} was fitted on another model file: calibrate it again "
+                       "(python -m airken calibrate) for a reliable reading.")
 
 ImageSource = bytes | str | os.PathLike | BinaryIO | Photo  # a Photo: already read (airken.air)
 
@@ -49,6 +52,7 @@ class Prediction:
     confidence: float | None = None  # calibrated probability of the label; None when refused
     uncertain: bool = False  # confidence under the threshold chosen on validation days
     prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
+    place: str | None = None  # the place profile (airken.profiles) the probabilities were calibrated with
     air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.air), or {"error"}
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
@@ -113,11 +117,16 @@ class Predictor:
         except ModelUnreadable as err:
             raise cannot_run(source, str(err)) from None
 
-    def predict(self, image: ImageSource, *, prior: PriorLike = None) -> Prediction:
+    def predict(self, image: ImageSource, *, prior: PriorLike = None,
+                place: str | PlaceProfile | None = None) -> Prediction:
         """Read one photo. ``prior``: the class prior of the place and hour (see airken.prior);
-        None uses the default (AIRKEN_PRIOR, else the model's world prior). A bad prior raises
-        airken.prior.BadPrior before the photo is read."""
-        shares = self.default_prior if prior is None else parse_prior(prior)
+        None uses the default (AIRKEN_PRIOR, else the model's world prior). ``place``: a place
+        profile, or the name of a saved one (airken.profiles; default AIRKEN_PLACE), which
+        calibrates the output to that camera and then stands in for the prior (a profile's
+        JSON text works too). A bad prior or an unknown profile raises (BadPrior, BadProfile)
+        before the photo is read."""
+        profile = self._profile(place)
+        shares = None if profile else self.default_prior if prior is None else parse_prior(prior)
         t0 = time.perf_counter()
         photo = image if isinstance(image, Photo) else read_photo(image, self.limits)
         t1 = time.perf_counter()
@@ -132,15 +141,25 @@ class Predictor:
             if self.fusion is not None:
                 probs = self.fusion.apply(probs, x)
             t3 = time.perf_counter()
-            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3), scene.unreliable)
+            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3), scene.unreliable,
+                                   profile)
         result.photo = photo
         return result
 
+    def _profile(self, place: str | PlaceProfile | None) -> PlaceProfile | None:
+        return resolve_place(settings.current().place if place is None else place)
+
     def _verdict(self, probs: np.ndarray, prior: tuple[float, ...] | None, warnings: list[str],
-                 timings: dict, unreliable: bool = False) -> Prediction:
+                 timings: dict, unreliable: bool = False, profile: PlaceProfile | None = None) -> Prediction:
         """``unreliable``: the scene checks say the photo cannot back a verdict (it is then
         shown as unsure whatever the confidence; the checks' warning says why)."""
-        probs = apply_prior(self.calibration.apply(probs), prior, self.train_prior)
+        probs = self.calibration.apply(probs)
+        if profile is not None:
+            probs = profile.apply(probs)
+            if profile.model_sha256 not in (None, self.source.sha256):
+                warnings = [*warnings, PROFILE_OTHER_MODEL.format(name=profile.name)]
+        else:
+            probs = apply_prior(probs, prior, self.train_prior)
         best = CLASSES[int(np.argmax(probs))]
         confidence = float(probs.max())
         unsure = confidence < self.calibration.uncertain_below
@@ -160,6 +179,7 @@ class Predictor:
             confidence=round(confidence, 4),
             uncertain=uncertain,
             prior=None if prior is None else dict(zip(LABELS, prior, strict=True)),
+            place=None if profile is None else profile.name,
             timings_ms=timings,
         )
 
@@ -200,7 +220,7 @@ def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...] | None]
     except ValueError as err:
         log.warning("ignoring malformed class_prior in metrics.json (%s)", err)
         train, default = UNIFORM, WORLD_PRIOR
-    env = os.environ.get("AIRKEN_PRIOR", "").strip()
+    env = settings.current().prior
     if env:
         try:
             default = parse_prior(env)

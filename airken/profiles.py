@@ -124,9 +124,12 @@ def check_name(name: str) -> str:
 
 
 def profiles_dir() -> Path:
-    env = os.environ.get("AIRKEN_PROFILES_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
+    """AIRKEN_PROFILES_DIR, else airken/places under the user's config folder (XDG)."""
+    from airken import settings
+
+    configured = settings.current().profiles_dir
+    if configured:
+        return configured
     base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
     return Path(base) / "airken" / "places"
 
@@ -139,6 +142,36 @@ def save_profile(profile: PlaceProfile, folder: Path | None = None) -> Path:
     tmp.write_text(profile.to_json(), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+MAX_PROFILE_BYTES = 64 * 1024  # a profile is a few hundred bytes
+
+
+def resolve_place(value: str | PlaceProfile | None) -> PlaceProfile | None:
+    """A place as the API and the CLI give it: nothing, a profile's JSON text, or the name of
+    a profile saved on this machine."""
+    if value is None or isinstance(value, PlaceProfile):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    if text.startswith("{"):
+        if len(text) > MAX_PROFILE_BYTES:
+            raise BadProfile("a place profile is a small JSON file; this one is too large")
+        return PlaceProfile.from_json(text)
+    return load_profile(text)
+
+
+def read_profile_file(path: str | os.PathLike) -> PlaceProfile:
+    """A profile file a visitor uploaded (the caller has checked it is an upload)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PROFILE_BYTES + 1)
+    except OSError:
+        raise BadProfile("the place profile file cannot be read") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise BadProfile("a place profile is a small JSON file; this one is too large")
+    return PlaceProfile.from_json(data.decode("utf-8", "replace"))
 
 
 def load_profile(name: str, folder: Path | None = None) -> PlaceProfile:

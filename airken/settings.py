@@ -48,6 +48,10 @@ class Settings:
     sessions: int = 200  # AIRKEN_SESSIONS
     batch_max_files: int = 100  # AIRKEN_BATCH_MAX_FILES
     log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
+    # what a verdict rests on besides the photo (airken.prior, airken.profiles)
+    prior: str | None = None  # AIRKEN_PRIOR: "world", "uniform", "train" or three shares (airken.prior checks it)
+    place: str | None = None  # AIRKEN_PLACE: a place profile every prediction uses unless told otherwise
+    profiles_dir: Path | None = None  # AIRKEN_PROFILES_DIR (default: ~/.config/airken/places)
     # the modelled PM2.5 beside the photo (airken.openmeteo, airken.air)
     air: bool = True  # AIRKEN_AIR
     air_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"  # AIRKEN_AIR_URL
@@ -91,6 +95,9 @@ def current() -> Settings:
         sessions=_number("AIRKEN_SESSIONS", d.sessions, int),
         batch_max_files=_number("AIRKEN_BATCH_MAX_FILES", d.batch_max_files, int),
         log_level=_choice("AIRKEN_LOG_LEVEL", d.log_level, _LOG_LEVELS),
+        prior=_text("AIRKEN_PRIOR"),
+        place=_text("AIRKEN_PLACE"),
+        profiles_dir=_path("AIRKEN_PROFILES_DIR"),
         air=_flag("AIRKEN_AIR", d.air),
         air_url=_text("AIRKEN_AIR_URL") or d.air_url,
         geocode_url=_text("AIRKEN_GEOCODE_URL") or d.geocode_url,

@@ -24,9 +24,12 @@ import gradio as gr
 from airken import air_panel, render, settings, sweeper
 from airken.about import about_page
 from airken.air import predict_with_air
-from airken.api import photo_input, prediction_output, where_inputs
+from airken.api import photo_input, prediction_output, verdict_inputs, where_inputs
+from airken.examples import EXAMPLES_DIR, example_paths, title
 from airken.intake import ImageRejected, Photo, read_photo, too_big_message
 from airken.middleware import exception_handlers, middleware
+from airken.prior import BadPrior, parse_prior
+from airken.profiles import BadProfile, read_profile_file, resolve_place
 from airken.scene import haze_map
 from airken.uploads import uploaded_path
 
@@ -35,28 +38,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 PAGE_CSS = Path(__file__).resolve().parent / "page.css"
 GENERIC_ERROR = "Something went wrong while reading this photo. Please try another one."
 NO_PHOTO = "Add a photo of the sky first."
 NO_PHOTOS = "Add one or more photos first."
 # Formats a browser cannot show: the page swaps in a decoded copy so the visitor sees the photo.
 NO_BROWSER_PREVIEW = {"HEIF", "TIFF"}
-
-EXAMPLE_LABELS = {
-    "clear-kite": "Blue sky with a kite",
-    "clear-mountains-picos-de-europa": "Mountains, blue sky",
-    "clear-autumn-aitzgorri": "Mountain ridge, pale sky",
-    "clear-bridge-cables": "Bridge cables, blue sky",
-    "hazy-beijing-summer-palace": "Hazy day in Beijing",
-    "overcast-storm": "Storm clouds",
-    "fog-pier": "Pier in thick fog",
-    "dusk-lake": "Lake at dusk",
-    "sunset-boats": "Sunset over boats",
-    "sun-glare-hilltop": "Sun straight into the lens",
-    "night-rocket-launch": "Night photo (refused)",
-    "no-sky-coffee": "No sky: a coffee cup (refused)",
-}
 
 INTRO = (
     "# Airken: how healthy is the air?\n"
@@ -134,7 +121,15 @@ PREDICT_DOC = ("Read the air from one sky photo. Returns label (healthy / modera
                "timings and air (the modelled PM2.5 for the photo's place and hour, {\"error\": reason} "
                "when it cannot be had, or null without a place): the JSON of `python -m airken predict "
                "--json` without its path. latitude, longitude (rounded to 0.1 degree) and time (ISO 8601) "
-               "say where and when the photo was taken when its EXIF does not.")
+               "say where and when the photo was taken when its EXIF does not; prior sets the class prior "
+               "(\"world\", \"uniform\", \"train\" or \"healthy,moderate,danger\" shares) and place takes a "
+               "place profile's JSON (python -m airken calibrate), which calibrates the reading to that camera.")
+
+CALIBRATE_HOW_TO = (
+    "If you photograph the same view often, a few photos with PM2.5 readings from a nearby station calibrate "
+    "Airken to your camera: run `python -m airken calibrate --name my-view FOLDER` on your computer "
+    "(FOLDER holds `images/` and a `labels.csv` with `file`, `pm25` and `timestamp_local`) and load the "
+    "`.json` file it writes here. It is used for your readings only and not kept.")
 
 # On a phone the verdict sits below the photo: bring it into view when it arrives.
 SCROLL_TO_VERDICT = """() => { setTimeout(() => {
@@ -178,9 +173,15 @@ def _run(predictor: Predictor, image: Any, **where: Any) -> Prediction:
 
 
 def _api_predict(predictor: Predictor, image: Any, latitude: float | None = None, longitude: float | None = None,
-                 time: str | None = None) -> dict:
+                 time: str | None = None, prior: str | None = None, place: str | None = None) -> dict:
     try:
-        return _run(predictor, image, lat=latitude, lon=longitude, time=time).to_dict()
+        prior = prior.strip() if prior and prior.strip() else None
+        parse_prior(prior)  # a bad prior is refused here, before the photo is read ("train": no correction)
+        options = {"prior": prior, "place": resolve_place(place)}
+        return _run(predictor, image, lat=latitude, lon=longitude, time=time, **options).to_dict()
+    except (BadPrior, BadProfile) as err:
+        raise gr.Error(html.escape(str(err), quote=False), title="Can't use this setting",
+                       print_exception=False) from None
     except ImageRejected as err:
         log.info("rejected upload: %s", err)
         # gr.Error renders HTML; the message may quote a file name.
@@ -202,6 +203,7 @@ class ReadTab:
     haze: gr.Image
     raw: gr.JSON
     air: air_panel.AirPanel
+    profile: gr.File
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
@@ -218,10 +220,14 @@ class ReadTab:
         return (card, gr.Column(visible=False), "", "", gr.Accordion(visible=False), None, None, None,
                 gr.skip() if keep_photo else None)
 
-    def read(self, image: Any, place: dict | None = None) -> tuple:
-        """The reading of `image`; `place` is the visitor's chosen place (air_panel), if any."""
+    def read(self, image: Any, place: dict | None = None, profile: Any = None) -> tuple:
+        """The reading of `image`; `place` is the visitor's chosen place (air_panel), if any,
+        and `profile` the place profile file they loaded (airken.profiles), if any."""
         try:
-            pred = _run(self.predictor, image, **air_panel.where(place))
+            calibrated = read_profile_file(_path_of(profile)) if profile else None
+            pred = _run(self.predictor, image, place=calibrated, **air_panel.where(place))
+        except BadProfile as err:
+            return self.cleared(render.error_card(f"The place profile cannot be used: {err}"), keep_photo=True)
         except (ImageRejected, gr.Error) as err:
             log.info("rejected upload: %s", _message(err))
             return self.cleared(render.error_card(_message(err)), keep_photo=False)
@@ -287,19 +293,6 @@ def _write_csv(rows: list[list[str]], cache_dir: str) -> str:
 # ---------------------------------------------------------------- the page
 
 
-def _examples() -> list[str]:
-    if not EXAMPLES_DIR.is_dir():
-        return []
-    found = {p.stem: p for p in EXAMPLES_DIR.glob("*.jpg")}
-    ordered = [found.pop(s) for s in EXAMPLE_LABELS if s in found]
-    return [str(p) for p in ordered + sorted(found.values())]
-
-
-def _example_label(path: str) -> str:
-    stem = Path(path).stem
-    return EXAMPLE_LABELS.get(stem, stem.replace("-", " ").capitalize())
-
-
 def _too_big_button(elem_id: str) -> gr.Button:
     """Clicked by PAGE_JS, never by a person: display:none keeps it off screen and out of the tab order."""
     return gr.Button("file too big", elem_id=elem_id, elem_classes="ak-offscreen")
@@ -318,6 +311,10 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
                 placeholder="Drop a sky photo here, or tap to choose or take one",
             )
             read = gr.Button("Read the air", variant="primary", elem_classes="ak-read")
+            with gr.Accordion("Calibrated to your camera (optional)", open=False):
+                gr.Markdown(CALIBRATE_HOW_TO)
+                tab.profile = gr.File(label="Place profile (.json)", file_types=[".json"], type="filepath",
+                                      elem_id="ak-profile")
         with gr.Column(min_width=300):
             tab.verdict = gr.HTML(render.empty_card(), elem_id="ak-verdict")
             tab.air = air_panel.air_panel()  # the modelled PM2.5 beside the verdict, and the place
@@ -338,7 +335,7 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
     size = gr.Number(visible=False)
     too_big = _too_big_button("ak-photo-too-big")
 
-    outputs, inputs = tab.outputs(), [tab.image, tab.air.place]
+    outputs, inputs = tab.outputs(), [tab.image, tab.air.place, tab.profile]
     # preprocess=False everywhere: the file goes to our decoder untouched, so a bad file gets
     # our message instead of a Pillow error from Gradio's own image loading. A new photo first
     # clears the old result, so a stale verdict never sits beside a new photo.
@@ -352,10 +349,10 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
                   inputs=size, outputs=outputs, js=TOO_BIG_SIZE_JS, queue=False, api_visibility="private")
     tab.verdict.change(None, js=SCROLL_TO_VERDICT, queue=False, api_visibility="private")
     tab.air.follow(tab.raw, tab.image, tab.photo_of)
-    examples = _examples()
+    examples = [str(p) for p in example_paths()]
     if examples:
         with left:  # under the upload box, where a first-time visitor looks
-            gallery = gr.Gallery([(p, _example_label(p)) for p in examples], label="Or try one of these photos",
+            gallery = gr.Gallery([(p, title(p)) for p in examples], label="Or try one of these photos",
                                  columns=4, height="auto", allow_preview=False, interactive=False, buttons=[],
                                  elem_id="ak-examples")
 
@@ -365,9 +362,10 @@ def _read_tab(predictor: Predictor, model_events: dict) -> None:
         gallery.select(pick_example, outputs=outputs, queue=False, api_visibility="private").then(
             tab.read, inputs=inputs, outputs=outputs, preprocess=False, api_visibility="private", **model_events)
     # The public endpoint. A hidden button gives it an event without adding to the page.
-    gr.Button(visible=False).click(lambda image, latitude=None, longitude=None, time=None: _api_predict(
-                                       predictor, image, latitude, longitude, time),
-                                   inputs=[photo_input(), *where_inputs()], outputs=prediction_output(),
+    gr.Button(visible=False).click(lambda image, latitude=None, longitude=None, time=None, prior=None, place=None:
+                                   _api_predict(predictor, image, latitude, longitude, time, prior, place),
+                                   inputs=[photo_input(), *where_inputs(), *verdict_inputs()],
+                                   outputs=prediction_output(),
                                    preprocess=False, api_name="predict", api_description=PREDICT_DOC,
                                    **model_events)
 

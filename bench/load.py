@@ -157,8 +157,9 @@ class ClientResult:
 
 def predict_data(photo: object) -> list:
     """The `data` of a plain-HTTP call of /predict: every input, the photo's optional latitude,
-    longitude and time null (gradio_client fills those in itself; plain HTTP must send them)."""
-    return [photo, None, None, None]
+    longitude, time, class prior and place profile null (gradio_client fills those in itself;
+    plain HTTP must send them)."""
+    return [photo, None, None, None, None, None]
 
 
 class GradioHTTP:

@@ -213,9 +213,11 @@ def test_sweeper_deletes_only_old_files_of_this_app(tmp_path, monkeypatch):
 
 
 def test_examples_all_have_labels():
-    paths = ui._examples()
+    from airken.examples import TITLES, example_paths
+
+    paths = example_paths()
     assert len(paths) == len(list(EXAMPLES.glob("*.jpg"))) >= 12
-    assert all(Path(p).stem in ui.EXAMPLE_LABELS for p in paths)
+    assert all(p.stem in TITLES for p in paths)
 
 
 def test_app_and_page_do_not_import_tensorflow():
@@ -316,3 +318,18 @@ def test_about_explains_what_looks_like_a_bug():
 
     assert "Every photo of delhi (all unhealthy) is in one band" in places_markdown(places)
     assert "under the upload box" in render.empty_card()  # where the examples really are
+
+
+def test_api_takes_a_class_prior_and_a_place_profile(client):
+    from airken.profiles import PlaceProfile
+
+    plain = client.predict(handle_file(str(SKY)), prior="train", api_name="/predict")
+    assert plain["prior"] is None and plain["place"] is None
+    world = client.predict(handle_file(str(SKY)), api_name="/predict")
+    assert world["prior"] == pytest.approx({"healthy": 0.6, "moderate": 0.25, "danger": 0.15})
+    clean = PlaceProfile("rooftop", (4.0, -2.0, -2.0), readings=5, photos=5)
+    placed = client.predict(handle_file(str(SKY)), place=clean.to_json(), api_name="/predict")
+    assert placed["place"] == "rooftop" and placed["prior"] is None and placed["label"] == "healthy"
+    for prior, place in (("1,2", None), (None, '{"format": 9}'), (None, "../../etc/passwd")):
+        with pytest.raises(AppError, match="prior|profile|place"):
+            client.predict(handle_file(str(SKY)), prior=prior, place=place, api_name="/predict")

@@ -24,8 +24,6 @@ GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "nig
 TIMEOUT_S = 120
 
 
-
-
 def airken(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "airken", *args], cwd=REPO_ROOT, env=env or offline_env(),
                           capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -163,3 +161,42 @@ def test_library_predict_does_not_import_tensorflow():
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["label"] in LABELS and out["same"]
     assert out["tf"] == []
+
+
+def _labelled_folder(root: Path) -> Path:
+    images = root / "cam" / "images"
+    images.mkdir(parents=True)
+    rows = ["file,timestamp_local,pm25"]
+    for i, (name, pm25) in enumerate((("clear-kite.jpg", 8), ("clear-bridge-cables.jpg", 11),
+                                      ("clear-mountains-picos-de-europa.jpg", 9), ("overcast-storm.jpg", 14))):
+        (images / name).write_bytes((EXAMPLES / name).read_bytes())
+        rows.append(f"{name},2026-06-0{i + 1}T12:00,{pm25}")
+    (root / "cam" / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root / "cam"
+
+
+def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
+    env = offline_env(AIRKEN_PROFILES_DIR=str(tmp_path / "profiles"))
+    folder = _labelled_folder(tmp_path)
+    done = airken("calibrate", "--name", "balcony", str(folder), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "place profile 'balcony' from 4 photos (4 hourly readings)" in done.stdout
+    assert (tmp_path / "profiles" / "balcony.json").is_file()
+    placed = airken("predict", "--json", "--place", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)
+    record = json.loads(placed.stdout.splitlines()[0])
+    assert placed.returncode == 0 and record["place"] == "balcony" and record["prior"] is None
+    assert record["label"] == "healthy"  # a view calibrated on clean days reads its clean day as healthy
+
+
+@pytest.mark.parametrize("args, message", [(["--place", "nowhere"], "no place profile called 'nowhere'"),
+                                           (["--place", "../x"], "place name"),
+                                           (["--prior", "1,2"], "prior is 3 non-negative numbers")])
+def test_a_bad_place_or_prior_is_one_line_and_exit_2(tmp_path, args, message):
+    env = offline_env(AIRKEN_PROFILES_DIR=str(tmp_path))
+    done = airken("predict", *args, str(EXAMPLES / "clear-kite.jpg"), env=env)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_calibrate_refuses_a_folder_without_labels(tmp_path):
+    done = airken("calibrate", "--name", "x", str(tmp_path), env=offline_env(AIRKEN_PROFILES_DIR=str(tmp_path)))
+    assert done.returncode == 2 and "labels.csv" in done.stderr and "Traceback" not in done.stderr

@@ -241,8 +241,8 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
         "/call/predict": lambda v: client.call("predict", predict_data(v)),
-        "/call/read_photo": lambda v: client.call("read_photo", [v, None]),  # the photo, the session's place
-        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None]),
+        "/call/read_photo": lambda v: client.call("read_photo", [v, None, None]),  # the photo, the chosen place, a place profile
+        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None, None]),
         "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
     }
     ours = f"refused: {uploads.NOT_AN_UPLOAD}"
@@ -258,7 +258,7 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     # Where our rule answers, it says the same thing whatever lies at the path.
     assert answers["/call/predict", "FileData without meta"] == ours
     assert answers["/call/predict", "text file"] == answers["/call/predict", "missing file"] == ours
-    assert answers["queue/join read", "symlink in the upload folder"] == ours
+    assert answers["queue/join read_photo", "symlink in the upload folder"] == ours
     # The canaries were never opened, listed or copied (the hook does see the uploads: below).
     assert [line for line in server.audited() if str(canaries) in line] == []
     assert "Traceback" not in "".join(answers.values())
@@ -273,7 +273,7 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     # (A bare string is refused by Gradio itself before our code: the Image input wants a dict.)
     for value in ({"path": uploaded, "meta": meta}, {"path": uploaded}, {"path": str(link)}, {"path": str(EXAMPLE)}):
         assert _answer(client.call("predict", predict_data(value))) == "class", value
-    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}, None])) == "class"
+    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}, None, None])) == "class"
     rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}]])
     verdict = re.search(r'<td data-col="Verdict">(.*?)</td>', rows[1][0])  # the batch table's HTML
     read = {*WORDS.values(), *(f"unsure ({w}?)" for w in WORDS.values())}  # not "unreadable" or "refused"
@@ -337,3 +337,12 @@ def test_cut_off_upload_is_swept_at_shutdown(server, client):
     time.sleep(sweeper.CUT_OFF_IDLE_S + 0.5)
     assert server.stop() == 0
     assert not any(p.exists() for p in left)
+
+
+def test_a_place_profile_reference_follows_the_upload_rule(server, client, fn_index, canaries, uploaded):
+    meta = {"_type": "gradio.FileData"}
+    photo = {"path": uploaded, "meta": meta}
+    for profile in ({"path": str(canaries / "canary.jpg")}, {"path": "/etc/passwd"}, {"path": "../../etc/hosts"}):
+        answer = _answer(client.join(fn_index["read_photo"], [photo, None, profile]))
+        assert answer in (f"refused: {uploads.NOT_AN_UPLOAD}", "gradio refused"), (profile, answer)
+    assert [line for line in server.audited() if str(canaries) in line] == []
