@@ -241,7 +241,7 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
         "/call/predict": lambda v: client.call("predict", predict_data(v)),
-        "/call/read_photo": lambda v: client.call("read_photo", [v, None, None]),  # the photo, the chosen place, a place profile
+        "/call/read_photo": lambda v: client.call("read_photo", [v, None, None]),  # photo, place, place profile
         "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None, None]),
         "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
     }
