@@ -33,12 +33,27 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
     return "int8" if int8.get("top1_agreement", 0.0) >= INT8_MIN_AGREEMENT else "float16"
 
 
+def read_examples(run_dir: Path, metrics: dict) -> dict:
+    """The app's example photos, read by the exported file this run would ship, with these
+    metrics (fusion, calibration, prior): a sanity table, never used for fitting."""
+    from airken.examples import markdown, read_examples, summary
+    from airken.model import TFLiteModel
+    from airken.predictor import Predictor
+    from airken.weights import ModelSource
+
+    path = run_dir / "export" / metrics["export"][choose_variant(metrics)]["file"]
+    source = ModelSource(path, "local", None, None, sha256_file(path), path.name)
+    rows = read_examples(Predictor(TFLiteModel(path), source, metrics=metrics))
+    return {"rows": rows, "summary": summary(rows), "markdown": markdown(rows)}
+
+
 def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, repo_id: str = DEFAULT_REPO,
            revision: str = "main", lopo_dir: Path | None = None, lopo_system: str | None = None) -> Path:
     from train.push import public_metrics, run_model_card, with_places
 
     metrics = public_metrics(with_places(json.loads((run_dir / "metrics.json").read_text()), lopo_dir, lopo_system))
     chosen = choose_variant(metrics, variant)
+    metrics["examples"] = read_examples(run_dir, metrics)  # as shipped: with the LOPO unsure threshold
     source = run_dir / "export" / f"airken-{chosen}.tflite"
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / "airken.tflite"

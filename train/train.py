@@ -35,6 +35,7 @@ from airken.prior import UNIFORM, WORLD_PRIOR
 from train import calibrate as cal
 from train import data, evaluate, log_to, objectives
 from train.backbone import backbone_input_size, build_backbone
+from train.bundle import read_examples
 from train.devices import global_batch_size, setup_devices
 from train.export import export_tflite, parity
 from train.haze import depth_maps
@@ -409,7 +410,7 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
     result["probe"] = evaluate.readability_probe(day_features, day_samples, seed=cfg.seed)
     if cfg.export:
         result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)
-        result["examples"] = read_examples(run_dir, result)
+        result["examples"] = read_examples(run_dir, result)  # train.bundle reads them again as shipped
     return result
 
 
@@ -419,22 +420,6 @@ def class_prior(y_train: np.ndarray) -> dict:
     record, how often each class occurs in the training frames."""
     counts = np.bincount(y_train, minlength=3)
     return {"train": list(UNIFORM), "world": list(WORLD_PRIOR), "training_frames": (counts / counts.sum()).tolist()}
-
-
-def read_examples(run_dir: Path, metrics: dict) -> dict:
-    """The app's example photos, read by the exported file train.bundle would ship, with this
-    run's fusion, calibration and prior: a sanity table, never used for fitting."""
-    from airken.examples import markdown, read_examples, summary
-    from airken.model import TFLiteModel
-    from airken.predictor import Predictor
-    from airken.weights import ModelSource, sha256_file
-    from train.bundle import choose_variant
-
-    path = run_dir / "export" / metrics["export"][choose_variant(metrics)]["file"]
-    source = ModelSource(path, "local", None, None, sha256_file(path), path.name)
-    predictor = Predictor(TFLiteModel(path), source, metrics=metrics)
-    rows = read_examples(predictor)
-    return {"rows": rows, "summary": summary(rows), "markdown": markdown(rows)}
 
 
 def predict_probs(model, x) -> np.ndarray:

@@ -70,7 +70,7 @@ def cross_place(outputs: Sequence[FoldOutput], y: np.ndarray) -> tuple[list[Fold
     all of them. Returns the calibrated outputs, the per-fold temperatures and the shipped one."""
     temps = []
     for i in range(len(outputs)):
-        others = [o for j, o in enumerate(outputs) if j != i]
+        others = [o for j, o in enumerate(outputs) if j != i or len(outputs) == 1]  # one fold: itself
         temps.append(calibrate.fit_temperature(np.concatenate([o.test for o in others]),
                                                np.concatenate([y[o.fold.test] for o in others])))
     ship = calibrate.fit_temperature(np.concatenate([o.test for o in outputs]),
@@ -115,9 +115,9 @@ def selective_table(outputs: Sequence[FoldOutput], y: np.ndarray, prior=None) ->
     tests = [_with_prior(o.test, prior) for o in outputs]
     ys = [y[o.fold.test] for o in outputs]
 
-    def others(i: int) -> tuple[np.ndarray, np.ndarray]:
-        return (np.concatenate([p for j, p in enumerate(tests) if j != i]),
-                np.concatenate([v for j, v in enumerate(ys) if j != i]))
+    def others(i: int) -> tuple[np.ndarray, np.ndarray]:  # a single fold can only be judged on itself
+        keep = [j for j in range(len(tests)) if j != i or len(tests) == 1]
+        return np.concatenate([tests[j] for j in keep]), np.concatenate([ys[j] for j in keep])
 
     def pooled(thresholds: list[float]) -> dict[str, Any]:
         conf, ok = np.concatenate([p.max(axis=1) for p in tests]), np.concatenate(

@@ -71,3 +71,20 @@ def test_summary_is_what_the_card_and_the_about_tab_show(result):
     assert "| alpha |" in table and "blind guess" in table
     with pytest.raises(ValueError, match="nope"):
         lopo.summary(metrics, "nope")
+
+
+def test_verdicts_travel_with_the_model_and_set_its_unsure_threshold(result):
+    from train.push import with_places
+
+    out, _ = result
+    found = json.loads((out / "verdicts.json").read_text())
+    assert {"network", "network_fused", "network_head", "network_head_fused"} <= set(found)
+    block = found["network_fused"]
+    assert {"none", "world"} == set(block["priors"]) and "examples" in block
+    assert len(block["examples"]) == 12 and block["examples"]["night-rocket-launch"]["refused"]
+    shipped = with_places({"fusion": {"weight": 0.5}, "calibration": {"uncertain_below": 0.42}}, out)
+    cal = shipped["calibration"]
+    assert cal["uncertain_below"] == block["selective"]["world"]["unsure_threshold"]["ship"]
+    assert cal["uncertain_below_validation_days"] == 0.42 and "held-out places" in cal["uncertain_rule"]
+    assert set(shipped["places"]["verdicts"]) == {"prior", "unsure", "coverage", "few_shot"}
+    assert (out / "verdicts.md").read_text().startswith("# Verdicts under leave-one-place-out")
