@@ -104,7 +104,7 @@ def majority_baseline(y_train: Any, n_test: int) -> np.ndarray:
 
 
 def fit_logistic(x: np.ndarray, y: Any, sample_weight: np.ndarray | None = None, c: float = 1.0,
-                 standardise: bool = True) -> HazeModel:
+                 standardise: bool = True, n_classes: int = len(LABELS)) -> HazeModel:
     """The one logistic regression of every table: (standardised) features + multinomial
     logistic regression, as a numpy model the app can run (airken.fusion.HazeModel; its
     ``proba_features`` gives all three classes, 0 for a class training never saw). The
@@ -118,12 +118,12 @@ def fit_logistic(x: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
     mean, std = (x.mean(axis=0), x.std(axis=0) + 1e-6) if standardise else (np.zeros(f), np.ones(f))
     classes = np.unique(y)
     if len(classes) < 2:  # nothing to separate: the only class seen
-        return HazeModel(mean, std, np.zeros((0, f)), np.zeros(0), (int(classes[0]),), len(LABELS))
+        return HazeModel(mean, std, np.zeros((0, f)), np.zeros(0), (int(classes[0]),), n_classes)
     clf = LogisticRegression(C=c, max_iter=3000, tol=1e-4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on tiny folds
         clf.fit((x - mean) / std, y, sample_weight=sample_weight)
-    return HazeModel(mean, std, clf.coef_, clf.intercept_, tuple(int(k) for k in clf.classes_), len(LABELS))
+    return HazeModel(mean, std, clf.coef_, clf.intercept_, tuple(int(k) for k in clf.classes_), n_classes)
 
 
 def fit_haze_model(feats: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
@@ -359,7 +359,7 @@ def readability_probe(features: Mapping[str, np.ndarray], samples: Sequence[Samp
                 continue
             pred = np.zeros(len(y), dtype=np.int64)
             for tr, te in GroupKFold(n_splits=min(k, len(np.unique(readings)))).split(x, y, readings):
-                model = fit_logistic(x[tr], y[tr], class_weights(y[tr]))
+                model = fit_logistic(x[tr], y[tr], class_weights(y[tr]), n_classes=len(names))
                 pred[te] = model.proba_features(x[te]).argmax(axis=1)
             recall = [float(np.mean(pred[y == c] == c)) for c in range(len(names))]
             out[name][what] = float(np.mean(recall))

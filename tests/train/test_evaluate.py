@@ -201,3 +201,19 @@ def test_haze_model_reproduces_sklearn_and_runs_without_it():
     assert np.all(p[:, 0] == 0) and np.allclose(p.sum(axis=1), 1)
     one = fit_haze_model(x[:30], y[:30])
     assert np.all(one.proba_features(x)[:, 0] == 1)
+
+
+def test_readability_probe_names_sources_and_places():
+    from train.data import Sample
+    from train.evaluate import readability_probe
+
+    rng = np.random.default_rng(0)
+    samples, rows = [], []
+    for p, place in enumerate(("milan", "a", "b", "c")):
+        for r in range(6):
+            samples.append(Sample(Path(f"{place}{r}.jpg"), r % 3, None, f"2025-01-0{r + 1}", 12, place,
+                                  "milan" if place == "milan" else "india", True))
+            rows.append(rng.normal(size=4) + 3 * np.eye(4)[p])
+    out = readability_probe({"telling": np.array(rows), "noise": rng.normal(size=(24, 4))}, samples, k=3)
+    assert out["telling"]["place"] > 0.9 and out["telling"]["source"] > 0.9
+    assert out["noise"]["place"] < 0.6 and out["telling"]["chance_place"] == 0.25
