@@ -96,7 +96,8 @@ def test_a_reading_is_accessible_and_fits(browser, app_url, viewport, name):
     # Before a reading: only the invitation, no empty boxes.
     assert page.get_attribute(CARD, "data-state") == "empty"
     assert not page.locator("#ak-probs").is_visible() and not page.locator("#ak-haze").is_visible()
-    assert page.get_attribute("#ak-verdict", "aria-live") == "polite"
+    # the page's script marks the verdict a live region once Gradio has drawn it
+    page.wait_for_selector('#ak-verdict[aria-live="polite"]', state="attached")
     state = _upload(page, EXAMPLES / "clear-mountains-picos-de-europa.jpg")
     assert state in ("reading", "unsure")
     page.locator("#ak-haze img").wait_for()
