@@ -113,6 +113,7 @@ PAGE_JS = """() => {
   };
   document.addEventListener('change', ev => refuse(ev, ev.target.files), true);
   document.addEventListener('drop', ev => refuse(ev, ev.dataTransfer && ev.dataTransfer.files), true);
+  window.akReady = true;  // the listeners above are in place (the browser tests wait for this)
 }"""
 TOO_BIG_SIZE_JS = "(size) => window.akTooBig || 0"
 

@@ -53,6 +53,7 @@ def _open(browser, app_url: str, viewport: dict, **context):
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
     page.wait_for_selector("#ak-photo input[type=file]", state="attached")
+    page.wait_for_function("window.akReady === true")  # the page's own script has run
     return page
 
 
