@@ -11,7 +11,7 @@ from typing import Any
 
 from airken.classes import CLASSES, LABELS, WORDS
 from airken.datasets import datasets_used
-from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown
+from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
 from airken.render import percent, units
 
 EXAMPLES_CREDITS = Path(__file__).resolve().parent.parent / "assets" / "examples" / "ATTRIBUTION.md"
@@ -20,7 +20,7 @@ SECTION_TITLES = (("daylight", "daylight photos"), ("all", "all photos"))
 # Keys of train/train.py's metrics.json drawn as tables below, or no numbers a visitor needs
 # (the full file is one click away).
 DRAWN_KEYS = {"evaluation", "kfold", "config", "data", "training", "export", "model_sha256", "places",
-              "fusion", "calibration", "model_variant"}
+              "fusion", "calibration", "model_variant", "examples", "probe", "class_prior"}
 
 LIMITS = """\
 - **It is not a measuring instrument.** It guesses the PM2.5 band from how the sky looks. For
@@ -52,6 +52,13 @@ def about_page(about: dict, keep_minutes: int | None = None) -> AboutPage:
     if places:
         sections.append(("Measured on places it never saw in training",
                          "\n\n".join([places, *_legend(metrics["places"].get("systems", []))])))
+    verdicts = verdicts_markdown(metrics.get("places"))
+    if verdicts:
+        sections.append(("How sure it is, and a few readings of your own view", verdicts))
+    examples = (metrics.get("examples") or {}).get("markdown")
+    if examples:
+        sections.append(("What it says about the example photos",
+                         "A sanity check, not a test: none of them has a measured PM2.5.\n\n" + examples))
     days = metrics_markdown(metrics)
     sections.append(("Measured on days it never saw in training",
                      days or "No measurements ship with this model file."))

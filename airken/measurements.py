@@ -96,3 +96,29 @@ def _single_band_note(places: dict) -> list[str]:
     return ["", f"Every photo of {listed} is in one band, so there a score is simply the share of photos "
             f"called right: {SYSTEM_NAMES['majority']} scores 1.00 where that band is the commonest in "
             "training and 0.00 where it is not."]
+
+
+def verdicts_markdown(places: dict | None) -> str:
+    """What the steps after the network do on places the model never saw (train.verdicts'
+    summary in the "places" block): the class prior, the unsure threshold, and a place
+    profile fitted on a few readings."""
+    v = (places or {}).get("verdicts") if isinstance(places, dict) else None
+    if not isinstance(v, dict):
+        return ""
+    lines = ["| class prior | balanced accuracy | accuracy | calibration error (ECE) |", "|---|---:|---:|---:|"]
+    names = {"none": "none (as trained: every band equally likely)", "world": "world prior (the app's default)"}
+    lines += [f"| {names.get(k, k)} | {_cell(r['balanced_accuracy'])} | {_cell(r['accuracy'])} | {_cell(r['ece'])} |"
+              for k, r in v["prior"].items()]
+    u = v["unsure"]
+    kept = "-" if u["accuracy_kept"] is None else f"{u['accuracy_kept']:.0%}"
+    lines += ["", f"Answers shown as a verdict rather than \"can't tell\" (confidence at least {u['ship']:.2f}, "
+              "chosen on the other places): "
+              f"{u['coverage']:.0%} of the photos, right {kept} of the time (all answers: {u['accuracy_all']:.0%}).",
+              "", "**With a few readings of your own view** (`python -m airken calibrate`): a place profile fitted "
+              "on k hourly readings of the held-out place, tested on its other readings.", "",
+              "| readings k | places | balanced accuracy with the profile | without it, same photos |",
+              "|---:|---|---:|---:|"]
+    for row in v["few_shot"].values():
+        lines.append(f"| {row['k']} | {', '.join(row['places'])} | {row['pooled_ba_mean']:.2f} "
+                     f"(+- {row['pooled_ba_std']:.2f}) | {row['zero_shot_same_frames']:.2f} |")
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ from typing import Any
 
 from airken.classes import CLASSES, LABELS
 from airken.datasets import DataSet
-from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown
+from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
 from airken.preprocess import MODEL_INPUT_SIZE
 
 MODEL_FILES = {  # file -> what it takes
@@ -182,10 +182,20 @@ def _places_lines(metrics: dict) -> list[str]:
     if not table:
         return []
     settings = ", ".join(f"{k} {v}" for k, v in metrics["places"].get("train_settings", {}).items())
-    return ["## On places it has never seen", "",
-            "Visitors' photos come from anywhere, so this comes first. Leave one place out "
-            f"(`python -m train.lopo`): the same training recipe ({settings}) run once per place "
-            "on the other places.", "", table, ""]
+    out = ["## On places it has never seen", "",
+           "Visitors' photos come from anywhere, so this comes first. Leave one place out "
+           f"(`python -m train.lopo`): the same training recipe ({settings}) run once per place "
+           "on the other places.", "", table, ""]
+    verdicts = verdicts_markdown(metrics.get("places"))
+    if verdicts:
+        out += ["### The class prior, unsure answers and place profiles, on the same places", "",
+                "(`python -m train.verdicts`)", "", verdicts, ""]
+    examples = (metrics.get("examples") or {}).get("markdown")
+    if examples:
+        out += ["### The example photos of the app", "",
+                "A sanity check, never data: none has a measured PM2.5, and nothing was fitted on them.", "",
+                examples, ""]
+    return out
 
 
 def _evaluation_lines(metrics: dict, pngs: list[str]) -> list[str]:
