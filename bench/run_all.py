@@ -27,6 +27,7 @@ from bench import (
     RUN_DIR,
     app_start,
     cpu_info,
+    examples,
     heic_thumbnails,
     install_size,
     load_avg,
@@ -220,6 +221,8 @@ def markdown(results: dict) -> str:
     lines += _section("Predict latency", results.get("predict_latency"), _latency_md)
     lines += _section("iPhone photos: HEIC thumbnail against full decode", results.get("heic_thumbnails"),
                       heic_thumbnails.table)
+    lines += _section("The example photos, as the bundled model reads them (a sanity check)", results.get("examples"),
+                      examples.table)
     lines += _section("Model variants (TFLite)", results.get("model_variants"), model_variants.table)
     lines += _section("Web app", results.get("app"), app_start.table)
     lines += _section("Install size", results.get("install_size"), install_size.table)
@@ -254,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     results["predict_latency"] = run_module(
         "predict_latency", [*quick, *(["--no-keras"] if args.skip_keras else [])], 900, idle)
     results["heic_thumbnails"] = run_module("heic_thumbnails", [], 600, idle)
+    results["examples"] = run_module("examples", [], 300, idle)
     if not args.skip_variants:
         results["model_variants"] = run_module(
             "model_variants", ["--run-dir", str(args.run_dir), "--reps", "20" if args.quick else "50"], 900, idle)
