@@ -281,6 +281,15 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     assert f"open {uploaded}" in server.audited()  # the audit hook sees what the server reads
 
 
+def test_a_place_profile_reference_follows_the_upload_rule(server, client, fn_index, canaries, uploaded):
+    meta = {"_type": "gradio.FileData"}
+    photo = {"path": uploaded, "meta": meta}
+    for profile in ({"path": str(canaries / "canary.jpg")}, {"path": "/etc/passwd"}, {"path": "../../etc/hosts"}):
+        answer = _answer(client.join(fn_index["read_photo"], [photo, None, profile]))
+        assert answer in (f"refused: {uploads.NOT_AN_UPLOAD}", "gradio refused"), (profile, answer)
+    assert [line for line in server.audited() if str(canaries) in line] == []
+
+
 def test_security_headers_keep_the_page_embeddable_by_hugging_face(server):
     import urllib.request
 
@@ -338,11 +347,3 @@ def test_cut_off_upload_is_swept_at_shutdown(server, client):
     assert server.stop() == 0
     assert not any(p.exists() for p in left)
 
-
-def test_a_place_profile_reference_follows_the_upload_rule(server, client, fn_index, canaries, uploaded):
-    meta = {"_type": "gradio.FileData"}
-    photo = {"path": uploaded, "meta": meta}
-    for profile in ({"path": str(canaries / "canary.jpg")}, {"path": "/etc/passwd"}, {"path": "../../etc/hosts"}):
-        answer = _answer(client.join(fn_index["read_photo"], [photo, None, profile]))
-        assert answer in (f"refused: {uploads.NOT_AN_UPLOAD}", "gradio refused"), (profile, answer)
-    assert [line for line in server.audited() if str(canaries) in line] == []
