@@ -27,9 +27,10 @@ LIMITS = """\
   decisions that matter, check an official air-quality station near you.
 - **It has seen few places:** one webcam in Milan and phone videos from seven places in India
   and Nepal. On a place unlike those, its answer is little more than a guess.
-- **Clear skies elsewhere are often read as moderate or worse**, because in its data clean air
-  was mostly the Milan webcam's view and polluted air mostly Indian phone videos. It then
-  usually says it can't tell.
+- **On a place it has never seen it usually can't tell**, and says so: in its data clean air
+  was mostly the Milan webcam's view and polluted air mostly Indian phone videos, so the level
+  it reads elsewhere is unreliable. A few photos of your own view with PM2.5 readings
+  ("Calibrated to your camera") help more than anything else measured.
 - **Haze is not only pollution.** Fog, mist, cloud and a low sun look hazy too.
 - **Night photos and photos with little sky are refused**, because the sky is what it reads."""
 

@@ -63,7 +63,7 @@ class Config:
     patience: int = 2
     limit: int | None = None  # use only the first N images of each folder (tests, smoke runs)
     kfold: int = 5
-    balance: str = "place"  # "place": classes, places, readings equal; "class": oversample classes only
+    balance: str = "source"  # "source": classes, then data folders, places, readings equal (train.lopo: best pooled)
     epoch_frames: int | None = 384  # frames drawn per epoch (None: as many as training frames)
     heldout_place: str | None = None  # test on this whole place instead of held-out days
     fusion: float = 0.5  # weight of the colour/haze model averaged with the network (0: network alone)
@@ -98,9 +98,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
     p.add_argument("--limit", type=int, default=None, help="first N images per folder only (smoke runs)")
     p.add_argument("--balance", choices=["place", "source", "class"], default=d.balance,
-                   help="place: every class, place in a class and hourly reading in a place weighs the same "
-                        "(default); source: the same with every data folder equal inside a class first; "
-                        "class: oversample classes only")
+                   help="source (default): every class weighs the same, inside a class every data folder, "
+                        "inside a folder every place, inside a place every hourly reading; place: the same "
+                        "without the folder level; class: oversample classes only")
     p.add_argument("--epoch-frames", type=int, default=d.epoch_frames,
                    help="frames drawn per training epoch, balanced (default: %(default)s)")
     p.add_argument("--heldout-place", default=None,

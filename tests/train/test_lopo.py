@@ -51,7 +51,7 @@ def test_network_and_baselines_are_scored_on_the_same_heldout_place(result):
 def test_fold_runs_train_train_with_its_settings_and_writes_a_report(result):
     out, metrics = result
     phases = json.loads((out / "folds" / "alpha" / "phases.json").read_text())
-    assert phases["train_frames_per_epoch"] == 24 and phases["balance"] == "place"
+    assert phases["train_frames_per_epoch"] == 24 and phases["balance"] == "source"
     assert phases["finetune"]["epochs_run"] == 1
     assert metrics["train_settings"]["finetune_epochs"] == 1
     report = (out / "report.md").read_text()

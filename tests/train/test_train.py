@@ -60,7 +60,7 @@ def test_split_holds_out_whole_days(run):
 def test_epochs_draw_balanced_frames(run):
     _, metrics, _ = run
     assert metrics["training"]["train_frames_per_epoch"] == 40
-    assert metrics["training"]["balance"] == "place"
+    assert metrics["training"]["balance"] == "source"
 
 
 def test_metrics_hold_model_baselines_and_parity(run):
