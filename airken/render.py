@@ -134,16 +134,30 @@ class Threshold:
     """The "unsure" line of the model (airken.calibration), in words for the page."""
 
     below: float  # confidence under which a reading is unsure
-    accuracy_above: float | None = None  # validation accuracy of the readings at or above it
+    accuracy_above: float | None = None  # accuracy of the readings at or above it, where it was chosen
+    on_new_places: bool = False  # chosen on places the model never saw (train.verdicts), not on validation days
 
     def explain(self) -> str:
         if self.below <= 0:
             return "This model has no unsure threshold: every reading is shown as it comes."
         text = f"Airken calls a reading unsure when its top band gets less than {percent(self.below)}"
+        if self.on_new_places:
+            right = f" were right only {percent(self.accuracy_above)} of the time" if self.accuracy_above else ""
+            return (f"{text}, a bar set on places it never saw in training: there even its surest readings"
+                    f"{right}, so most readings of a new place are shown as unsure.")
         if self.accuracy_above:
             return (f"{text}: on validation days, which it was not trained on, readings at or above that "
                     f"were right {percent(self.accuracy_above)} of the time.")
         return text + "."
+
+
+def threshold_of(below: float, metrics: dict) -> Threshold:
+    """The unsure line as the model's metrics.json describes where it was chosen."""
+    cal = metrics.get("calibration") or {}
+    if cal.get("uncertain_rule"):  # chosen on the leave-one-place-out held-out places
+        unsure = (((metrics.get("places") or {}).get("verdicts") or {}).get("unsure")) or {}
+        return Threshold(below, unsure.get("accuracy_kept"), on_new_places=True)
+    return Threshold(below, (cal.get("threshold") or {}).get("accuracy_above"))
 
 
 def probabilities_html(pred: Prediction, threshold: Threshold) -> str:

@@ -208,9 +208,7 @@ class ReadTab:
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
-        cal = predictor.calibration
-        threshold = (predictor.metrics.get("calibration") or {}).get("threshold") or {}
-        self.threshold = render.Threshold(cal.uncertain_below, threshold.get("accuracy_above"))
+        self.threshold = render.threshold_of(predictor.calibration.uncertain_below, predictor.metrics)
 
     def outputs(self) -> list:
         return [self.verdict, self.results, self.probs, self.plan, self.why, self.photo, self.haze, self.raw,

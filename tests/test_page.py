@@ -54,7 +54,10 @@ def test_an_unsure_reading_is_neutral_and_does_not_alarm():
     assert "mask" not in plan.lower() and "indoors" not in plan.lower() and "station" in plan
     assert all(html_escaped(v) in plan for v in UNSURE_PLAN.values())
     probs = render.probabilities_html(pred, render.Threshold(0.74, 0.81))
-    assert probs.count("%") >= 3 and "74%" in probs and "81%" in probs
+    assert probs.count("%") >= 3 and "74%" in probs and "81%" in probs and "validation days" in probs
+    new_places = render.threshold_of(0.83, {"calibration": {"uncertain_rule": "held-out places"},
+                                            "places": {"verdicts": {"unsure": {"accuracy_kept": 0.38}}}})
+    assert "places it never saw" in new_places.explain() and "38%" in new_places.explain()
     assert set(pred.to_dict()) == set(_pred().to_dict())  # the JSON keeps its shape
 
 
