@@ -1,7 +1,9 @@
 """Calibrated confidence at run time: temperature scaling and the "unsure" threshold.
 
 train/calibrate.py fits both on validation days and writes them into the model's
-metrics.json ("calibration"); it uses the same temperature functions as the app, from here.
+metrics.json ("calibration"); train.bundle then replaces the threshold with the one chosen on
+the places a leave-one-place-out run never trained on (train.verdicts). Training uses the
+same temperature functions as the app, from here.
 Temperature scaling divides the logits by one number T: it changes how sure the model says
 it is, never which class it picks. numpy only.
 

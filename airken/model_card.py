@@ -166,8 +166,9 @@ def _training_lines(metrics: dict, cfg: dict) -> list[str]:
                    "the TFLite agreement table compares the network files alone.")
     cal = metrics.get("calibration")
     if cal:
+        where = (cal["uncertain_rule"] if cal.get("uncertain_rule") else "chosen on the validation days")
         out.append(f"- Temperature {cal['temperature']:.2f} (fitted on the validation days, never below 1); "
-                   f"answers under {cal['uncertain_below']:.2f} are flagged unsure.")
+                   f"answers under {cal['uncertain_below']:.2f} are flagged unsure ({where}).")
     if cfg.get("daylight_only", True):
         out.append("- Trained on daylight frames only.")
     device = metrics.get("training", {}).get("device")

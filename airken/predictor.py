@@ -50,7 +50,7 @@ class Prediction:
     warnings: list[str]
     model: dict
     confidence: float | None = None  # calibrated probability of the label; None when refused
-    uncertain: bool = False  # confidence under the threshold chosen on validation days
+    uncertain: bool = False  # confidence under the model's unsure threshold, or a photo that cannot back one
     prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
     place: str | None = None  # the place profile (airken.profiles) the probabilities were calibrated with
     air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.air), or {"error"}
