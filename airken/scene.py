@@ -284,8 +284,8 @@ def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
         "sharpness": _laplacian_var(y),
         "ground_sharpness": _laplacian_var(y, ground) if ground.mean() >= 0.1 else -1.0,
         "sun_fraction": _sun_fraction(g, sky),
-        # 99th percentile of max(R, G, B) - min(R, G, B): 0 for a black-and-white picture
-        "colour_spread": float(np.percentile(a.max(-1) - a.min(-1), 99)),
+        # 99th percentile of max(R, G, B) - min(R, G, B) on the grid: 0 for a black-and-white picture
+        "colour_spread": float(np.percentile(gv - g.min(-1), 99)),
     }
 
 
