@@ -30,7 +30,8 @@ class SceneReport:
     refused: bool
     reason: str | None
     stats: dict[str, float]
-    # The photo can be read, but not relied on (no colour at all): the verdict is shown as unsure.
+    # The photo can be read, but not relied on (no colour, little sky, glare, dim or blown-out
+    # light): the verdict is shown as unsure, whatever the model's confidence.
     unreliable: bool = False
 
 
@@ -79,6 +80,10 @@ WARN_SUN = "The sun is in the picture: glare can make the air look hazier than i
 WARN_GREY = ("This photo has no colour (black and white): the colour of the sky is the main clue, so "
              "the reading is a rough hint at best.")
 WARN_BLUR = "The photo looks blurred: hold the camera still for a sharper picture."
+# Warnings that say the photo cannot back a sure verdict. The model answers confidently for
+# anything it is shown (a logo on white, a face against a bright wall); where the sky is small,
+# glared, dim or clipped, that confidence is not the air's. Blur alone does not hide the sky.
+UNRELIABLE_WARNINGS = frozenset({WARN_GREY, WARN_LITTLE_SKY, WARN_DIM, WARN_CLIPPED, WARN_SUN})
 
 
 # ---------------------------------------------------------------- small array helpers
@@ -295,15 +300,16 @@ def check_scene(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
     Refused, first match wins: too dark (mean luma < 35 or > 75 % dark pixels), almost all
     over-exposed (> 60 % clipped), blank (luma std < 2), no sky (< 5 % of the frame),
     night (sky dim and the frame dim, see SceneThresholds). Warned: little sky (< 15 %),
-    dim sky, the sun in the frame, over-exposed areas (> 15 %), blurred foreground.
+    dim sky, the sun in the frame, over-exposed areas (> 15 %), blurred foreground. Read but
+    unreliable (shown as unsure): no colour, and every warning in UNRELIABLE_WARNINGS.
     """
     st = scene_stats(_check_size(img), thresholds)
     reason = _refusal(st, thresholds)
     warnings = () if reason else _warnings(st, thresholds)
-    grey = reason is None and st["colour_spread"] < thresholds.grey_spread
-    if grey:
+    if reason is None and st["colour_spread"] < thresholds.grey_spread:
         warnings = (WARN_GREY, *warnings)
-    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st, unreliable=grey)
+    unreliable = not UNRELIABLE_WARNINGS.isdisjoint(warnings)
+    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st, unreliable=unreliable)
 
 
 CHECK_SIZE = 320  # long side the checks run at: the statistics need no more, and it halves their cost

@@ -19,6 +19,7 @@ from airken.scene import (
     MSG_NO_SKY,
     MSG_WHITE,
     WARN_BLUR,
+    WARN_LITTLE_SKY,
     WARN_SUN,
     SceneReport,
     check_scene,
@@ -200,3 +201,30 @@ def test_the_predictor_marks_a_black_and_white_verdict_unsure():
 
     pred = get_predictor().predict(EXAMPLES / "fog-pier.jpg")
     assert pred.label is not None and pred.uncertain
+
+
+def _sky_strip_over(ground: Image.Image, sky_share: float) -> Image.Image:
+    """A frame whose top `sky_share` is a clear sky and the rest a textured ground."""
+    sky = load_image(EXAMPLES / "clear-kite.jpg").convert("RGB")
+    w, h = 480, 360
+    top = round(h * sky_share)
+    frame = ground.convert("RGB").resize((w, h))
+    frame.paste(sky.resize((w, max(1, top))), (0, 0))
+    return frame
+
+
+def test_little_sky_makes_the_reading_unreliable(examples):
+    skimage = pytest.importorskip("skimage")
+    brick = Image.open(Path(skimage.__file__).parent / "data" / "brick.png")  # texture: never sky
+    report = check_scene(_sky_strip_over(brick, 0.1))
+    assert not report.refused and WARN_LITTLE_SKY in report.warnings and report.unreliable
+    for name in ("clear-kite.jpg", "clear-bridge-cables.jpg", "overcast-storm.jpg"):  # plenty of sky
+        assert not check_scene(examples[name]).unreliable, name
+
+
+def test_a_graphic_on_white_is_never_given_a_sure_verdict():
+    from airken.predictor import get_predictor
+
+    skimage = pytest.importorskip("skimage")
+    pred = get_predictor().predict(Path(skimage.__file__).parent / "data" / "logo.png")
+    assert pred.label is None or pred.uncertain
