@@ -6,8 +6,8 @@ A data folder holds ``images/`` and ``labels.csv`` with at least the columns ``f
 (:func:`airken.intake.load_image` + :func:`airken.preprocess.to_model_input`), so the
 model is trained on exactly the pixels it will see in production.
 
-TensorFlow is imported only inside :func:`make_tf_dataset`; everything else needs numpy,
-Pillow and scikit-learn only.
+TensorFlow is imported only inside :func:`make_tf_dataset` and :func:`augment_fn`; everything
+else needs numpy, Pillow and scikit-learn only.
 """
 from __future__ import annotations
 
@@ -654,40 +654,11 @@ def augment_fn(size: int) -> Any:
     return fn
 
 
-def make_tf_dataset(
-    x: np.ndarray,
-    y: np.ndarray | None,
-    batch_size: int,
-    training: bool,
-    seed: int = 0,
-) -> Any:
-    """tf.data.Dataset of (float32 pixels 0-255, int32 label) batches (pixels only when
-    ``y`` is None). Training: reshuffled every epoch and augmented. Works on TF 2.15
-    (Keras 2) and newer (Keras 3): plain tf.image ops, no Keras preprocessing layers."""
+def make_tf_dataset(x: np.ndarray, batch_size: int) -> Any:
+    """tf.data.Dataset of float32 pixel batches (0-255), in order, for prediction. Training
+    batches (shuffled, augmented, with targets) come from train.objectives.dataset."""
     import tensorflow as tf
 
-    x = np.asarray(x)
-    size = int(x.shape[1])
-    ds = tf.data.Dataset.from_tensor_slices(
-        x if y is None else (x, np.asarray(y, dtype=np.int32))
-    )
-    ds = ds.cache()  # uint8: 4x smaller than after the float cast
-    to_float = (lambda im: tf.cast(im, tf.float32)) if y is None else (
-        lambda im, lab: (tf.cast(im, tf.float32), lab))
-    if training and y is not None:
-        ds = ds.shuffle(max(1, len(x)), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-        try:
-            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        except TypeError:  # older TF: same seeds each epoch, but the shuffle still differs
-            seeds = tf.data.Dataset.random(seed=seed)
-        seeds = seeds.batch(2, drop_remainder=True)
-        augment = augment_fn(size)
-
-        def apply(pair, s):
-            return augment(pair[0], s), pair[1]
-
-        ds = tf.data.Dataset.zip((ds, seeds)).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(x)).cache()  # uint8: 4x smaller than float
+    ds = ds.map(lambda im: tf.cast(im, tf.float32), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

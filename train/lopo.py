@@ -119,14 +119,14 @@ def train_fold(cfg: Config, ctx: Context, fold: Fold, pool: Pool, fold_dir: Path
         head = train.head_model(model, pool.features.shape[1:])
         probs["network_head"] = {part: head.predict(pool.features[row[idx]], verbose=0)
                                  for part, idx in (("test", fold.test), ("val", fold.val))}
-        probs["network_head"]["examples"] = train.predict_probs(model, pool.examples)
+        probs["network_head"]["examples"] = train.predict_frames(model, pool.examples)
 
     fold_dir.mkdir(parents=True, exist_ok=True)
     model, _, phases = train.train_model(tcfg, strategy, device, pool.x, pool.targets, row[fit], row[fold.val],
                                          fold_dir, features=pool.features, depth=pool.depth, after_head=after_head)
-    probs["network"] = {part: train.predict_probs(model, pool.x[row[idx]])
+    probs["network"] = {part: train.predict_frames(model, pool.x[row[idx]])
                         for part, idx in (("test", fold.test), ("val", fold.val))}
-    probs["network"]["examples"] = train.predict_probs(model, pool.examples)
+    probs["network"]["examples"] = train.predict_frames(model, pool.examples)
     (fold_dir / "phases.json").write_text(json.dumps(evaluate.to_jsonable(phases), indent=2))
     (fold_dir / "model.keras").unlink(missing_ok=True)  # 13 MB a fold; the probabilities are kept
     tf.keras.backend.clear_session()

@@ -286,7 +286,7 @@ def new_classifier(cfg: Config, input_shape):
 def frozen_features(cfg: Config, x: np.ndarray) -> np.ndarray:
     """Pooled features of the frozen ImageNet backbone (as cfg crops the frame) of every image."""
     model, _ = new_classifier(cfg, x.shape[1:])
-    return feature_model(model).predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+    return predict_frames(feature_model(model), x)
 
 
 def train_model(cfg: Config, strategy, device, x, targets, fit_idx, val_idx, run_dir: Path,
@@ -302,7 +302,7 @@ def train_model(cfg: Config, strategy, device, x, targets, fit_idx, val_idx, run
     feature_rate = None
     if features is None:
         t0 = time.perf_counter()
-        features = feature_model(model).predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+        features = predict_frames(feature_model(model), x)
         feature_rate = round(len(x) / (time.perf_counter() - t0), 1)
         log.info("frozen features: %.1f images/s", feature_rate)
     if cfg.haze_rank > 0 and depth is None:
@@ -378,7 +378,7 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
     fusion = fit_fusion(cfg, colour, y, train_idx)
 
     def model_probs(idx):  # what the app computes: the network, averaged with the haze model
-        p = predict_probs(model, x[idx])
+        p = predict_frames(model, x[idx])
         return p if fusion is None else fusion.apply_features(p, colour[idx])
 
     probs = model_probs(test_idx)
@@ -405,8 +405,7 @@ def evaluate_and_export(cfg: Config, model, samples, x, y, frozen_features, spli
                                       probs[test_day], y[test_idx][test_day], run_dir)
     result["class_prior"] = class_prior(y[train_idx])
     day_features = {"colour/haze": colour[day_idx], "frozen backbone": frozen_features[day_idx],
-                    "fine-tuned network": feature_model(model).predict(
-                        data.make_tf_dataset(x[day_idx], None, 64, training=False), verbose=0)}
+                    "fine-tuned network": predict_frames(feature_model(model), x[day_idx])}
     result["probe"] = evaluate.readability_probe(day_features, day_samples, seed=cfg.seed)
     if cfg.export:
         result["export"] = export_and_check(model, x[train_idx], x[test_idx], run_dir)
@@ -422,9 +421,9 @@ def class_prior(y_train: np.ndarray) -> dict:
     return {"train": list(UNIFORM), "world": list(WORLD_PRIOR), "training_frames": (counts / counts.sum()).tolist()}
 
 
-def predict_probs(model, x) -> np.ndarray:
-
-    return model.predict(data.make_tf_dataset(x, None, 64, training=False), verbose=0)
+def predict_frames(model, x) -> np.ndarray:
+    """The model's output (probabilities, or features of a feature model) for frames x, in order."""
+    return model.predict(data.make_tf_dataset(x, 64), verbose=0)
 
 
 def calibrate(val_probs, y_val, min_temperature, test_probs, y_test, run_dir: Path) -> dict:

@@ -60,7 +60,7 @@ def calibrated(outputs: Sequence[FoldOutput], y: np.ndarray, t_min: float = 1.0)
     out = []
     for o in outputs:
         t = calibrate.fit_temperature(o.val, y[o.fold.val], t_min=t_min) if len(o.fold.val) else 1.0
-        out.append(FoldOutput(o.fold, *(_scaled(p, t) for p in (o.test, o.val, o.examples))))
+        out.append(_tempered(o, t))
     return out
 
 
@@ -68,24 +68,24 @@ def cross_place(outputs: Sequence[FoldOutput], y: np.ndarray) -> tuple[list[Fold
     """Temperature fitted where it matters, on places the model never saw: each fold's from
     the held-out places of the other folds (leave one fold out), and the one to ship from
     all of them. Returns the calibrated outputs, the per-fold temperatures and the shipped one."""
-    temps = []
-    for i in range(len(outputs)):
-        others = [o for j, o in enumerate(outputs) if j != i or len(outputs) == 1]  # one fold: itself
-        temps.append(calibrate.fit_temperature(np.concatenate([o.test for o in others]),
-                                               np.concatenate([y[o.fold.test] for o in others])))
-    ship = calibrate.fit_temperature(np.concatenate([o.test for o in outputs]),
-                                     np.concatenate([y[o.fold.test] for o in outputs]))
-    out = [FoldOutput(o.fold, *(_scaled(p, t) for p in (o.test, o.val, o.examples))) for o, t in zip(outputs, temps,
-                                                                                                      strict=True)]
-    return out, temps, ship
+    tests, ys = [o.test for o in outputs], [y[o.fold.test] for o in outputs]
+    temps = [calibrate.fit_temperature(*_others(tests, ys, i)) for i in range(len(outputs))]
+    ship = calibrate.fit_temperature(np.concatenate(tests), np.concatenate(ys))
+    return [_tempered(o, t) for o, t in zip(outputs, temps, strict=True)], temps, ship
+
+
+def _others(ps: Sequence[np.ndarray], ys: Sequence[np.ndarray], i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every fold's probabilities and labels but fold i's (a single fold can only be judged on itself)."""
+    keep = [j for j in range(len(ps)) if j != i or len(ps) == 1]
+    return np.concatenate([ps[j] for j in keep]), np.concatenate([ys[j] for j in keep])
+
+
+def _tempered(o: FoldOutput, t: float) -> FoldOutput:
+    return FoldOutput(o.fold, *(_scaled(p, t) for p in (o.test, o.val, o.examples)))
 
 
 def _scaled(p: np.ndarray | None, t: float) -> np.ndarray | None:
     return calibrate.apply_temperature(p, t) if p is not None and len(p) else p
-
-
-def _with_prior(p: np.ndarray | None, prior) -> np.ndarray | None:
-    return None if p is None else apply_prior(p, prior, UNIFORM)
 
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def prior_table(outputs: Sequence[FoldOutput], y: np.ndarray) -> dict[str, Any]:
     """Pooled and per-place scores (BA, macro-F1, accuracy, ECE) with each prior."""
     table = {}
     for name, prior in PRIORS.items():
-        ps = [_with_prior(o.test, prior) for o in outputs]
+        ps = [apply_prior(o.test, prior, UNIFORM) for o in outputs]
         yt = np.concatenate([y[o.fold.test] for o in outputs])
         table[name] = {"pooled": _scores(yt, np.concatenate(ps)),
                        "per_place": {o.fold.place: _scores(y[o.fold.test], p)["balanced_accuracy"]
@@ -112,12 +112,8 @@ def selective_table(outputs: Sequence[FoldOutput], y: np.ndarray, prior=None) ->
     their answers are right), and thresholds that keep 50 / 70 / 90 % of those answers; the
     coverage and accuracy they give on this fold's place, pooled. ``ship``: the threshold
     chosen on every fold, which the app uses."""
-    tests = [_with_prior(o.test, prior) for o in outputs]
+    tests = [apply_prior(o.test, prior, UNIFORM) for o in outputs]
     ys = [y[o.fold.test] for o in outputs]
-
-    def others(i: int) -> tuple[np.ndarray, np.ndarray]:  # a single fold can only be judged on itself
-        keep = [j for j in range(len(tests)) if j != i or len(tests) == 1]
-        return np.concatenate([tests[j] for j in keep]), np.concatenate([ys[j] for j in keep])
 
     def pooled(thresholds: list[float]) -> dict[str, Any]:
         conf, ok = np.concatenate([p.max(axis=1) for p in tests]), np.concatenate(
@@ -127,12 +123,13 @@ def selective_table(outputs: Sequence[FoldOutput], y: np.ndarray, prior=None) ->
                 "accuracy_all": float(ok.mean()), "median_threshold": float(np.median(thresholds))}
 
     rows: dict[str, Any] = {}
-    chosen = [calibrate.choose_uncertain_threshold(*others(i), TARGET_ACCURACY).threshold for i in range(len(tests))]
+    chosen = [calibrate.choose_uncertain_threshold(*_others(tests, ys, i), TARGET_ACCURACY).threshold
+              for i in range(len(tests))]
     ship = calibrate.choose_uncertain_threshold(np.concatenate(tests), np.concatenate(ys), TARGET_ACCURACY)
     rows["unsure_threshold"] = pooled(chosen) | {"target_accuracy": TARGET_ACCURACY, "ship": ship.threshold,
                                                  "ship_coverage": ship.coverage}
     for c in COVERAGES:
-        ts = [float(np.quantile(others(i)[0].max(axis=1), 1 - c)) for i in range(len(tests))]
+        ts = [float(np.quantile(_others(tests, ys, i)[0].max(axis=1), 1 - c)) for i in range(len(tests))]
         rows[f"coverage_{c:g}"] = pooled(ts) | {"validation_coverage": c}
     return rows
 

@@ -224,28 +224,27 @@ def test_daylight_filter(read):
     assert daylight_filter([unknown], keep_unknown=False) == []
 
 
-def test_make_tf_dataset_shapes_and_augmentation():
+def test_training_batches_are_shuffled_augmented_and_prediction_batches_are_not():
     tf = pytest.importorskip("tensorflow")
+    from train import objectives
     from train.data import make_tf_dataset
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
     x[:, :, :, 2] = 200  # constant blue channel: geometry-only augmentation keeps it
-    y = np.arange(10) % 3
-    ds = make_tf_dataset(x, y, batch_size=4, training=True, seed=0)
-    batches = list(ds)
-    assert [int(b[0].shape[0]) for b in batches] == [4, 4, 2]
-    xb, yb = batches[0]
-    assert xb.dtype == tf.float32 and xb.shape[1:] == (32, 32, 3) and yb.dtype == tf.int32
+    t = np.stack([np.arange(10) % 3, np.zeros(10), np.zeros(10)], 1).astype(np.float32)
+    batches = list(objectives.dataset(x, t, None, batch_size=4, training=True, seed=0))
+    assert [int(b[0]["pixels"].shape[0]) for b in batches] == [4, 4, 2]
+    xb = batches[0][0]["pixels"]
+    assert xb.dtype == tf.float32 and xb.shape[1:] == (32, 32, 3)
     assert np.allclose(xb.numpy()[..., 2], 200.0, atol=1e-3)
-    ys = np.concatenate([b[1].numpy() for b in batches])
-    assert sorted(ys.tolist()) == sorted(y.tolist())
-    # evaluation: same order, pixels unchanged
-    ev = list(make_tf_dataset(x, y, batch_size=4, training=False))
-    assert np.array_equal(np.concatenate([b[0].numpy() for b in ev]), x.astype(np.float32))
-    assert np.array_equal(np.concatenate([b[1].numpy() for b in ev]), y)
-    only_x = next(iter(make_tf_dataset(x, None, batch_size=3, training=False)))
-    assert only_x.shape == (3, 32, 32, 3)
+    assert not np.allclose(xb.numpy(), x[:4].astype(np.float32))  # flipped, cropped or shuffled
+    ys = np.concatenate([b[1]["head"].numpy()[:, 0] for b in batches])
+    assert sorted(ys.tolist()) == sorted(t[:, 0].tolist())
+    # prediction: same order, pixels unchanged
+    ev = list(make_tf_dataset(x, batch_size=3))
+    assert [int(b.shape[0]) for b in ev] == [3, 3, 3, 1]
+    assert np.array_equal(np.concatenate([b.numpy() for b in ev]), x.astype(np.float32))
 
 
 def _sample(place: str, date: str, hour: int, label: int, source: str) -> Sample:

@@ -58,12 +58,6 @@ def sample_weights(ctx: Context, idx: np.ndarray, scheme: str) -> np.ndarray:
     raise ValueError(f"unknown weighting {scheme!r}")
 
 
-def _full_probs(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    out = np.zeros((len(proba), K))
-    out[:, np.asarray(classes, dtype=np.int64)] = proba
-    return out
-
-
 def _constant(probs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda idx: np.tile(probs, (len(idx), 1))
 
