@@ -127,6 +127,22 @@ def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
     assert profile.model_sha256 == predictor.source.sha256
 
 
+def test_calibrating_ignores_the_place_the_app_is_set_to(tmp_path, monkeypatch):
+    import dataclasses
+
+    from airken.predictor import get_predictor
+    from airken.profiles import calibrate_folder
+
+    folder = _folder(tmp_path, [("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
+                                ("overcast-storm.jpg", "2026-05-03T12:00", "60", "")])
+    predictor = get_predictor()
+    plain, _ = calibrate_folder(predictor, folder, "balcony")
+    other = dataclasses.replace(plain, name="elsewhere", offsets=(-6.0, 0.0, 6.0))
+    monkeypatch.setenv("AIRKEN_PLACE", other.to_json())  # the app's default place: not what is fitted on
+    again, _ = calibrate_folder(predictor, folder, "balcony")
+    assert again.offsets == plain.offsets
+
+
 def test_a_folder_without_the_layout_is_refused(tmp_path):
     from airken.profiles import read_folder
 
