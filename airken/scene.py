@@ -30,9 +30,12 @@ class SceneReport:
     refused: bool
     reason: str | None
     stats: dict[str, float]
-    # The photo can be read, but not relied on (no colour, little sky, glare, dim or blown-out
-    # light): the verdict is shown as unsure, whatever the model's confidence.
-    unreliable: bool = False
+
+    @property
+    def unreliable(self) -> bool:
+        """The photo can be read, but not relied on (no colour, little sky, glare, dim or
+        blown-out light): the verdict is shown as unsure, whatever the model's confidence."""
+        return not UNRELIABLE_WARNINGS.isdisjoint(self.warnings)
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,8 @@ def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
     gy = _luma(g)
     gv = g.max(-1)
     has_sky = sky.mean() >= 0.01
-    sat = (gv - g.min(-1)) / np.maximum(gv, 1.0)
+    spread = gv - g.min(-1)
+    sat = spread / np.maximum(gv, 1.0)
     top = max(1, gy.shape[0] // 3)
     ground = ~_upscale_mask(sky, img.size)
     return {
@@ -290,7 +294,7 @@ def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
         "ground_sharpness": _laplacian_var(y, ground) if ground.mean() >= 0.1 else -1.0,
         "sun_fraction": _sun_fraction(g, sky),
         # 99th percentile of max(R, G, B) - min(R, G, B) on the grid: 0 for a black-and-white picture
-        "colour_spread": float(np.percentile(gv - g.min(-1), 99)),
+        "colour_spread": float(np.percentile(spread, 99)),
     }
 
 
@@ -299,17 +303,14 @@ def check_scene(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
 
     Refused, first match wins: too dark (mean luma < 35 or > 75 % dark pixels), almost all
     over-exposed (> 60 % clipped), blank (luma std < 2), no sky (< 5 % of the frame),
-    night (sky dim and the frame dim, see SceneThresholds). Warned: little sky (< 15 %),
+    night (sky dim and the frame dim, see SceneThresholds). Warned: no colour, little sky (< 15 %),
     dim sky, the sun in the frame, over-exposed areas (> 15 %), blurred foreground. Read but
-    unreliable (shown as unsure): no colour, and every warning in UNRELIABLE_WARNINGS.
+    unreliable (shown as unsure): every warning in UNRELIABLE_WARNINGS.
     """
     st = scene_stats(_check_size(img), thresholds)
     reason = _refusal(st, thresholds)
     warnings = () if reason else _warnings(st, thresholds)
-    if reason is None and st["colour_spread"] < thresholds.grey_spread:
-        warnings = (WARN_GREY, *warnings)
-    unreliable = not UNRELIABLE_WARNINGS.isdisjoint(warnings)
-    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st, unreliable=unreliable)
+    return SceneReport(warnings=warnings, refused=reason is not None, reason=reason, stats=st)
 
 
 CHECK_SIZE = 320  # long side the checks run at: the statistics need no more, and it halves their cost
@@ -358,6 +359,8 @@ def _refusal(st: dict[str, float], t: SceneThresholds) -> str | None:
 
 def _warnings(st: dict[str, float], t: SceneThresholds) -> tuple[str, ...]:
     out = []
+    if st["colour_spread"] < t.grey_spread:
+        out.append(WARN_GREY)
     if st["sky_fraction"] < t.warn_sky_fraction:
         out.append(WARN_LITTLE_SKY)
     if st["sky_v90"] < t.warn_sky_v90:
