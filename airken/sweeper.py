@@ -72,7 +72,10 @@ def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
                 log.warning("could not delete temp file %s: %s", path, err)
                 continue
             files.discard(path)
-    return removed + sweep_untracked(upload_root, keep, max_age_s, at_shutdown=max_age_s < 0)
+    # Tracked files still here are the rule above's to age (by when they arrived): an upload
+    # copied with its old modification time must not go as "untracked".
+    tracked = {p for files in _snapshot(demo.temp_file_sets) for p in _snapshot(files)}
+    return removed + sweep_untracked(upload_root, keep | tracked, max_age_s, at_shutdown=max_age_s < 0)
 
 
 # At shutdown, a temp file directly in the upload folder that has not grown for this long

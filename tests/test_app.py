@@ -212,6 +212,18 @@ def test_sweeper_deletes_only_old_files_of_this_app(tmp_path, monkeypatch):
     assert stranger.exists() and not demo.upload_file_set
 
 
+def test_a_fresh_upload_of_an_old_file_stays(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    upload = tmp_path / "a1" / "old-photo.jpg"
+    upload.parent.mkdir()
+    upload.write_bytes(b"x")
+    os.utime(upload, (time.time() - 7200, time.time() - 7200))  # as shutil.copy2 keeps a file's own date
+    demo.upload_file_set.add(str(upload))
+    assert sweeper.sweep_temp_files(demo, max_age_s=600) == 0 and upload.exists()
+
+
 def test_examples_all_have_labels():
     from airken.examples import TITLES, example_paths
 
