@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 _DEFAULTS = settings.DEFAULTS
 DEFAULT_AIR_URL = _DEFAULTS.air_url
-DEFAULT_GEOCODE_URL = _DEFAULTS.geocode_url
 CREDIT = ("Modelled PM2.5: Open-Meteo.com (CC BY 4.0), from the Copernicus Atmosphere Monitoring "
           "Service (CAMS) European and global air-quality forecasts.")
 GRID_DEG = 0.1

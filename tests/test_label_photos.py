@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from exif_photos import photo_with_exif
-from openmeteo_server import FakeOpenMeteo, daily_cycle
+from openmeteo_server import daily_cycle
 
-from airken.openmeteo import AirSettings, OpenMeteo
+from airken.openmeteo import AirSettings
 from train import label_photos
 from train.data import read_folder
 
@@ -45,10 +45,6 @@ def photos(tmp_path) -> Path:
     return folder
 
 
-def client_for(server: FakeOpenMeteo, out: Path) -> OpenMeteo:
-    return OpenMeteo(AirSettings(air_url=server.air_url), answers=label_photos.JsonAnswers(out / "cams-answers.json"))
-
-
 def rows_of(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -56,7 +52,7 @@ def rows_of(path: Path) -> list[dict]:
 
 def test_labels_a_folder_that_train_reads(server, photos, tmp_path):
     out = tmp_path / "data"
-    counts = label_photos.run(photos, out, client=client_for(server, out))
+    counts = label_photos.run(photos, out, settings=AirSettings(air_url=server.air_url))
     assert counts["labelled"] == 3 and counts["skipped"] == 3
     rows = {r["source_file"]: r for r in rows_of(out / "labels.csv")}
     assert set(rows) == {"a.jpg", "trip/a.jpg", "trip/b.heic"}
@@ -78,21 +74,21 @@ def test_labels_a_folder_that_train_reads(server, photos, tmp_path):
 
 def test_a_second_run_asks_nothing_again(server, photos, tmp_path):
     out = tmp_path / "data"
-    label_photos.run(photos, out, client=client_for(server, out))
+    label_photos.run(photos, out, settings=AirSettings(air_url=server.air_url))
     asked = len(server.requests)
     assert asked == 2  # one per grid cell and day, however many photos
-    again = label_photos.run(photos, out, client=client_for(server, out))
+    again = label_photos.run(photos, out, settings=AirSettings(air_url=server.air_url))
     assert again["labelled"] == 0 and again["already_labelled"] == 3
     assert len(server.requests) == asked
     photo_with_exif(photos / "c.jpg", when=DAY.replace(hour=15), lat=45.46, lon=9.19)  # a day asked before
-    third = label_photos.run(photos, out, client=client_for(server, out))
+    third = label_photos.run(photos, out, settings=AirSettings(air_url=server.air_url))
     assert third["labelled"] == 1 and len(server.requests) == asked
     assert len(rows_of(out / "labels.csv")) == 4
 
 
 def test_link_instead_of_copy(server, photos, tmp_path):
     out = tmp_path / "data"
-    label_photos.run(photos, out, link=True, client=client_for(server, out))
+    label_photos.run(photos, out, link=True, settings=AirSettings(air_url=server.air_url))
     images = list((out / "images").iterdir())
     assert len(images) == 3 and all(p.is_symlink() for p in images)
 
@@ -100,7 +96,7 @@ def test_link_instead_of_copy(server, photos, tmp_path):
 def test_no_data_is_a_skip_not_a_crash(server, photos, tmp_path):
     server.mode = "error500"
     out = tmp_path / "data"
-    counts = label_photos.run(photos, out, client=client_for(server, out))
+    counts = label_photos.run(photos, out, settings=AirSettings(air_url=server.air_url))
     assert counts["labelled"] == 0 and "The air-quality service failed (HTTP 500): try again later." in (
         counts["skipped_by_reason"])
 
@@ -127,6 +123,6 @@ def test_old_dates_are_asked_from_the_archive(server, tmp_path):
     when = datetime.now(ROME).replace(tzinfo=None, minute=0, second=0, microsecond=0) - timedelta(days=200)
     photo_with_exif(folder / "x.jpg", when=when, lat=45.46, lon=9.19)
     out = tmp_path / "data"
-    assert label_photos.run(folder, out, client=client_for(server, out))["labelled"] == 1
+    assert label_photos.run(folder, out, settings=AirSettings(air_url=server.air_url))["labelled"] == 1
     (_, query), = server.requests
     assert query["start_date"] == (when.date() - timedelta(days=1)).isoformat()

@@ -120,11 +120,12 @@ def already_labelled(labels: Path) -> set[str]:
         return {row["source_file"] for row in csv.DictReader(fh) if row.get("source_file")}
 
 
-def run(folder: Path, out: Path, *, link: bool = False, client: OpenMeteo | None = None) -> dict:
-    """Label every photo in `folder` into the data folder `out`; returns the counts."""
+def run(folder: Path, out: Path, *, link: bool = False, settings: AirSettings | None = None) -> dict:
+    """Label every photo in `folder` into the data folder `out` (asking the archive that
+    ``settings`` name, default the environment's); returns the counts."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
-    client = client or OpenMeteo(AirSettings.from_env(), answers=JsonAnswers(out / ANSWERS))
+    client = OpenMeteo(settings or AirSettings.from_env(), answers=JsonAnswers(out / ANSWERS))
     labels = out / "labels.csv"
     done = already_labelled(labels)
     new = not labels.is_file()
@@ -170,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = AirSettings.from_env()
     if args.air_url:
         settings = replace(settings, air_url=args.air_url)
-    args.out.mkdir(parents=True, exist_ok=True)
-    client = OpenMeteo(settings, answers=JsonAnswers(args.out / ANSWERS))
-    counts = run(args.folder, args.out, link=args.link, client=client)
+    counts = run(args.folder, args.out, link=args.link, settings=settings)
     print(json.dumps(counts))
     return 0
 
