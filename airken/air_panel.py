@@ -129,15 +129,9 @@ def where(place: dict | None) -> dict:
     return {"lat": place["lat"], "lon": place["lon"]} if isinstance(place, dict) and "lat" in place else {}
 
 
-def donate(photo: Photo, air: dict | None, ticked: bool, session: str) -> str:
-    """Share the photo just read, only when the visitor ticked the box; says how it went."""
-    if not ticked:
-        return ""
-    return donations().share(photo, air, session)
-
-
 def _share(photo_of: Callable[[Any], Photo], image: Any, ticked: bool, reading: dict | None,
            request: gr.Request | None) -> str:
+    """Share the photo just read, only when the visitor ticked the box; says how it went."""
     if not ticked or not isinstance(reading, dict):  # not ticked, or no reading (cleared, unreadable)
         return ""
     try:
@@ -145,7 +139,7 @@ def _share(photo_of: Callable[[Any], Photo], image: Any, ticked: bool, reading: 
     except ImageRejected:
         return ""
     session = getattr(request, "session_hash", None) or "anonymous"
-    return donate(photo, reading.get("air"), ticked, session)
+    return donations().share(photo, reading.get("air"), session)
 
 
 def air(latitude: float | None = None, longitude: float | None = None, time: str | None = None,

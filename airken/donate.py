@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -85,13 +86,14 @@ class Donations:
         local disk is touched here: the Hub is reached from the scheduler's own thread."""
         if not self.enabled:
             return "Sharing is not available on this server."
-        if not air or "error" in air:
+        label = _label_of(air)
+        if label is None:
             return ("Not shared: the photo needs a modelled PM2.5 for its place and hour as its label "
                     "(a photo with GPS and time, or your location).")
         if not self._take_turn(session):
             return f"Not shared: at most {self.settings.per_session} photos per visit. Thank you!"
         try:
-            self._write(photo, air)
+            self._write(photo, *label)
         except OSError:
             log.exception("could not stage a donated photo")
             return "Sharing failed this time; your reading is not affected."
@@ -128,15 +130,14 @@ class Donations:
         except Exception:  # the Hub is down or refuses the token: the photos wait in the folder
             log.exception("could not start committing donations to %s", self.settings.repo)
 
-    def _write(self, photo: Photo, air: dict) -> None:
+    def _write(self, photo: Photo, hour: datetime, pm25: float, lat: float, lon: float) -> None:
         """Each file appears whole (the scheduler may list the folder at any moment): the
         image by an atomic rename, the row by a single append."""
-        hour = datetime.fromisoformat(air["time"])
         name = f"{uuid.uuid4().hex}.jpg"
         images = self.folder / "images"
         images.mkdir(parents=True, exist_ok=True)
         partial = images / f".{name}.part"
-        partial.write_bytes(clean_jpeg(photo.image, photo.taken_at or hour, air["lat"], air["lon"]))
+        partial.write_bytes(clean_jpeg(photo.image, photo.taken_at or hour, lat, lon))
         os.replace(partial, images / name)
         row = io.StringIO()
         writer = csv.DictWriter(row, fieldnames=LABEL_COLUMNS)
@@ -144,7 +145,7 @@ class Donations:
         with self._lock:
             if not labels.exists():
                 writer.writeheader()
-            writer.writerow(label_row(name, hour, air["pm25"], air["lat"], air["lon"]))
+            writer.writerow(label_row(name, hour, pm25, lat, lon))
             with labels.open("a", newline="", encoding="utf-8") as fh:
                 fh.write(row.getvalue())
 
@@ -162,6 +163,21 @@ class Donations:
             self._starter.join()
         if self._scheduler is not None:
             self._scheduler.stop()
+
+
+def _label_of(air: dict | None) -> tuple[datetime, float, float, float] | None:
+    """(hour, pm25, lat, lon) of an air block, or None: the block comes back from the browser,
+    so a missing, errored or tampered one is no label, not a crash."""
+    if not isinstance(air, dict) or "error" in air:
+        return None
+    try:
+        values = tuple(float(air[k]) for k in ("pm25", "lat", "lon"))
+        hour = datetime.fromisoformat(str(air["time"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) for v in values) or abs(values[1]) > 90 or abs(values[2]) > 180:
+        return None
+    return (hour, *values)
 
 
 def clean_jpeg(image: Image.Image, taken: datetime, lat: float, lon: float) -> bytes:

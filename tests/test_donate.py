@@ -126,6 +126,10 @@ def test_no_label_no_share_and_nothing_written(hub, photo, tmp_path):
     donations = donations_for(tmp_path)
     assert donations.share(photo, None, "s1").startswith("Not shared")
     assert donations.share(photo, {"error": "No live air data"}, "s1").startswith("Not shared")
+    # The block comes back from the browser: a tampered one is no label, never a crash.
+    for tampered in ({**AIR, "time": "soon"}, {k: v for k, v in AIR.items() if k != "time"},
+                     {**AIR, "pm25": "lots"}, {**AIR, "lat": float("nan")}, {**AIR, "lon": 900}, {**AIR, "lat": None}):
+        assert donations.share(photo, tampered, "s1").startswith("Not shared"), tampered
     assert not (tmp_path / "stage").exists() or not any((tmp_path / "stage").iterdir())
     assert hub.requests == []
 
@@ -171,9 +175,10 @@ def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monk
     assert len(boxes) == 1 and boxes[0].value is False  # unticked
     pred = get_predictor().predict(photo)
     pred.air = AIR
-    assert air_panel.donate(pred.photo, pred.air, False, "s1") == ""  # not ticked: nothing
+    reading = {"label": pred.label, "air": pred.air}
+    assert air_panel._share(lambda _: pred.photo, photo, False, reading, None) == ""  # not ticked: nothing
     assert not (tmp_path / "stage" / "images").exists()
-    assert air_panel.donate(pred.photo, pred.air, True, "s1").startswith("Thank you")
+    assert air_panel._share(lambda _: pred.photo, photo, True, reading, None).startswith("Thank you")
     assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
     airken.donate.donations().close()
 
