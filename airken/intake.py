@@ -143,12 +143,12 @@ def _too_big(size: int, limits: IntakeLimits) -> ImageRejected:
     return ImageRejected(too_big_message(size, limits))
 
 
-def _bounded_bytes(data: bytes, limits: IntakeLimits) -> io.BytesIO:
+def _bounded_bytes(data: bytes, limits: IntakeLimits) -> bytes:
     if not data:
         raise ImageRejected("The file is empty: upload a photo of the sky.")
     if len(data) > limits.max_bytes:
         raise _too_big(len(data), limits)
-    return io.BytesIO(data)
+    return data
 
 
 def _load_path(path: str | os.PathLike, limits: IntakeLimits) -> Photo:
@@ -163,14 +163,15 @@ def _load_path(path: str | os.PathLike, limits: IntakeLimits) -> Photo:
         if size == 0:
             raise ImageRejected("The file is empty: upload a photo of the sky.")
         with open(name, "rb") as fh:
-            return _decode(fh, limits)
+            data = fh.read(limits.max_bytes + 1)  # checked again: the file may have changed since
+        return _decode(_bounded_bytes(data, limits), limits)
     except FileNotFoundError:
         raise ImageRejected(f"No such file: {name}") from None
     except PermissionError:
         raise ImageRejected(f"Cannot read {name}: permission denied.") from None
 
 
-def _read_stream(stream: BinaryIO, limits: IntakeLimits) -> io.BytesIO:
+def _read_stream(stream: BinaryIO, limits: IntakeLimits) -> bytes:
     """Read at most max_bytes + 1 so an endless or huge upload is refused without buffering it."""
     try:
         if stream.seekable():
@@ -251,10 +252,8 @@ def _sniff(head: bytes) -> str:
     return "not an image"
 
 
-def _decode(fh: BinaryIO, limits: IntakeLimits) -> Photo:
-    data = fh.read(limits.max_bytes + 1)  # the callers checked the size; the file may have grown
-    if len(data) > limits.max_bytes:
-        raise _too_big(len(data), limits)
+def _decode(data: bytes, limits: IntakeLimits) -> Photo:
+    """``data``: the whole file, its size already checked."""
     problem = find_problem(data)
     if problem:
         raise ImageRejected(
