@@ -23,7 +23,7 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from airken.classes import LABELS
 from train import data, evaluate, log_to, verdicts
 from train.places.features import LiteFeatures, compute_features, load_samples, thin
 from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
-from train.places.systems import Context, fit_colour, fit_majority, fit_probe
+from train.places.systems import Context, colour_model, fit_colour, fit_majority, fit_probe
 
 log = logging.getLogger("train.lopo")
 
@@ -162,7 +162,7 @@ def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray
     own = tcfg.backbone != "lite0" or tcfg.crop_top < 1.0
     features = train.frozen_features(tcfg, x) if own else lite0_features
     depth = depth_maps(x) if tcfg.haze_rank > 0 else None
-    _, examples = example_inputs(backbone_input_size(tcfg.backbone))
+    examples = example_inputs(backbone_input_size(tcfg.backbone))
     return Pool(row, x, objectives.targets_of(members), features, depth, examples)
 
 
@@ -170,35 +170,24 @@ def colour_on_examples(ctx: Context, folds) -> list[np.ndarray]:
     """Every fold's colour/haze model (train.places' colour baseline) on the example photos."""
     from airken.haze_features import colour_features_batch
 
-    colour = colour_features_batch(example_inputs(224)[1])
-    out = []
-    for f in folds:
-        fs = ctx.feats[("whole", False)]
-        model = evaluate.fit_haze_model(fs.colour[f.train], ctx.y[f.train], data.class_weights(ctx.y[f.train]))
-        out.append(model.proba_features(colour))
-    return out
+    colour = colour_features_batch(example_inputs(224))
+    return [colour_model(ctx, f.train).proba_features(colour) for f in folds]
 
 
-def verdict_study(ctx: Context, folds, run: Run, example_names) -> dict[str, Any]:
+def verdict_study(ctx: Context, folds, run: Run, names: list[str]) -> dict[str, Any]:
     outputs = [verdicts.FoldOutput(f, t, v, run.examples[i] if run.examples else None)
                for i, (f, t, v) in enumerate(zip(folds, run.test, run.val, strict=True))]
-    paths = [EXAMPLES / f"{n}.jpg" for n in example_names]
-    return verdicts.study(outputs, ctx.y, ctx.hour_group, example_names, paths)
+    paths = [EXAMPLES / f"{n}.jpg" for n in names]
+    return verdicts.study(outputs, ctx.y, ctx.hour_group, names, paths)
 
 
 def rebuild(folder: Path, data_folders, systems) -> dict[str, Any]:
     """verdicts of ``systems`` from a finished LOPO folder (probs.npz), without training."""
     cfg = Config(**{k: v for k, v in json.loads((folder / "metrics.json").read_text())["config"].items()
                     if k in Config.__dataclass_fields__})
-    samples, _ = load_samples(data_folders, folder)
-    if cfg.per_reading:
-        samples = thin(samples, cfg.per_reading)
-    feature_dir = Path(cfg.features) if cfg.features else folder / "features"
-    feats, _ = compute_features(samples, ["whole"], False, LiteFeatures(feature_dir), "lite0", feature_dir, cfg.seed)
-    ctx = Context.build(samples, feats, cfg.seed)
-    pool = np.flatnonzero(data.daylight_mask(samples))
-    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed) if not cfg.places or f.place in cfg.places]
-    names, _ = example_inputs(224)
+    cfg = replace(cfg, data=list(data_folders))
+    _, _, _, ctx, _, folds = prepare(cfg, folder)
+    names = example_names()
     colour_examples = colour_on_examples(ctx, folds)
     out = {}
     with np.load(folder / "probs.npz") as z:
@@ -209,19 +198,36 @@ def rebuild(folder: Path, data_folders, systems) -> dict[str, Any]:
             if all(f"{f.place}/{net}/examples" in z for f in folds):
                 run.examples = [z[f"{f.place}/{net}/examples"] for f in folds]
                 if system.endswith("_fused"):
-                    run.examples = [(1 - cfg.fusion) * a + cfg.fusion * b for a, b in zip(run.examples, colour_examples,
-                                                                                          strict=True)]
+                    run.examples = mix(run.examples, colour_examples, cfg.fusion)
             out[system] = verdict_study(ctx, folds, run, names)
     return out
 
 
-def example_inputs(size: int) -> tuple[list[str], np.ndarray]:
-    """(names, model inputs) of the app's example photos (assets/examples), decoded as the app does."""
+def example_names() -> list[str]:
+    """The app's example photos (assets/examples), in the order their probabilities are kept."""
+    return [p.stem for p in sorted(EXAMPLES.glob("*.jpg"))]
+
+
+def example_inputs(size: int) -> np.ndarray:
+    """Model inputs of example_names' photos, decoded as the app does."""
     from airken.intake import load_image
     from airken.preprocess import to_model_input
 
-    paths = sorted(EXAMPLES.glob("*.jpg"))
-    return [p.stem for p in paths], np.stack([to_model_input(load_image(p), size) for p in paths])
+    return np.stack([to_model_input(load_image(EXAMPLES / f"{n}.jpg"), size) for n in example_names()])
+
+
+def prepare(cfg: Config, out: Path, extractor=None):
+    """(samples, data summary, frozen features, Context, daylight pool, folds) of cfg's data."""
+    samples, data_summary = load_samples(cfg.data, out)
+    if cfg.per_reading:
+        samples = thin(samples, cfg.per_reading)
+    feature_dir = Path(cfg.features) if cfg.features else out / "features"
+    extractor = extractor or LiteFeatures(feature_dir)
+    feats, _ = compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
+    ctx = Context.build(samples, feats, cfg.seed)
+    pool = np.flatnonzero(data.daylight_mask(samples))
+    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed) if not cfg.places or f.place in cfg.places]
+    return samples, data_summary, feats, ctx, pool, folds
 
 
 def run(cfg: Config, extractor=None) -> dict[str, Any]:
@@ -230,19 +236,9 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    samples, summary = load_samples(cfg.data, out)
-    if cfg.per_reading:
-        samples = thin(samples, cfg.per_reading)
-    feature_dir = Path(cfg.features) if cfg.features else out / "features"
-    extractor = extractor or LiteFeatures(feature_dir)
-    feats, _ = compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
-    ctx = Context.build(samples, feats, cfg.seed)
-    pool = np.flatnonzero(data.daylight_mask(samples))
-    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed)
-             if not cfg.places or f.place in cfg.places]
+    samples, data_summary, feats, ctx, pool, folds = prepare(cfg, out, extractor)
     runs = {name: run_lopo(ctx, folds, name, fn) for name, fn in
             (("majority", fit_majority), ("colour", fit_colour), ("linear_probe", fit_probe))}
-    example_names, _ = example_inputs(224)
     runs["colour"].examples = colour_on_examples(ctx, folds)
 
     from train.devices import setup_devices
@@ -268,7 +264,7 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
         runs[name + "_fused"] = fuse(nets[name], runs["colour"], cfg.fusion)
 
     metrics: dict[str, Any] = {"config": asdict(cfg), "train_settings": asdict(train_config(cfg, out)),
-                               "data": summary, "folds": fold_log,
+                               "data": data_summary, "folds": fold_log,
                                "lopo": {name: lopo_metrics(ctx, folds, r) for name, r in runs.items()}}
     for name in runs:
         if name not in BASELINES:
@@ -277,7 +273,7 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
             metrics["lopo"][name]["calibration_free_t"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, None)
     save_probs(out / "probs.npz", ctx, folds, runs)
-    verdicts.write({name: verdict_study(ctx, folds, runs[name], example_names) for name in runs
+    verdicts.write({name: verdict_study(ctx, folds, runs[name], example_names()) for name in runs
                     if name not in BASELINES}, out)
     metrics["ranking"] = sorted(runs, key=lambda n: -pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -331,13 +327,15 @@ def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
     np.savez_compressed(path, y=ctx.y, **arrays)
 
 
+def mix(a: list[np.ndarray], b: list[np.ndarray], weight: float) -> list[np.ndarray]:
+    """Late fusion of two systems' per-fold probabilities: (1 - weight) a + weight b."""
+    return [(1 - weight) * x + weight * y for x, y in zip(a, b, strict=True)]
+
+
 def fuse(net: Run, colour: Run, weight: float) -> Run:
     """Late fusion: the network's probabilities averaged with the colour/haze LR's."""
-    def mix(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
-        return [(1 - weight) * x + weight * y for x, y in zip(a, b, strict=True)]
-
-    examples = mix(net.examples, colour.examples) if net.examples and colour.examples else []
-    return Run(net.name + "_fused", mix(net.test, colour.test), mix(net.val, colour.val),
+    examples = mix(net.examples, colour.examples, weight) if net.examples and colour.examples else []
+    return Run(net.name + "_fused", mix(net.test, colour.test, weight), mix(net.val, colour.val, weight),
                net.seconds + colour.seconds, examples)
 
 

@@ -165,12 +165,17 @@ def fit_majority(ctx: Context, train: np.ndarray, val: np.ndarray | None = None)
     return _constant(p)
 
 
+def colour_model(ctx: Context, train: np.ndarray, view: str = "whole", weighting: str = "class"):
+    """train.evaluate's colour/haze model fitted on the frames ``train``."""
+    return evaluate.fit_haze_model(ctx.feats[(view, False)].colour[train], ctx.y[train],
+                                   sample_weights(ctx, train, weighting))
+
+
 def fit_colour(ctx: Context, train: np.ndarray, val: np.ndarray | None = None, view: str = "whole",
                weighting: str = "class"):
     """train.evaluate's colour baseline: colour/haze features of the whole frame + LR."""
-    fs = ctx.feats[(view, False)]
-    model = evaluate.fit_haze_model(fs.colour[train], ctx.y[train], sample_weights(ctx, train, weighting))
-    return lambda idx: model.proba_features(fs.colour[idx])
+    model, colour = colour_model(ctx, train, view, weighting), ctx.feats[(view, False)].colour
+    return lambda idx: model.proba_features(colour[idx])
 
 
 def fit_probe(ctx: Context, train: np.ndarray, val: np.ndarray | None = None):
