@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from airken.classes import (
     CLASSES,
+    DANGER_ABOVE,
+    HEALTHY_BELOW,
     LABELS,
     NEUTRAL_COLOUR,
     UNSURE_ADVICE,
@@ -291,7 +293,7 @@ def air_chart(hourly: list[dict]) -> str:
 
     step = (_W - _LEFT) / len(hourly)
     marks = [_bar(_LEFT + i * step, step, h, y) for i, h in enumerate(hourly)]
-    marks += [_limit(v, y(v)) for v in (30, 54)]
+    marks += [_limit(v, y(v)) for v in (HEALTHY_BELOW, DANGER_ABOVE)]
     summary = _esc(chart_summary(hourly))
     title = _esc(f"Modelled PM2.5 ({units('ug/m3')}) for the next {len(hourly)} hours, by hour")
     svg = (f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="ak-chart-title ak-chart-desc">'
@@ -315,10 +317,10 @@ def _bar(x: float, step: float, hour: dict, y) -> str:
             f'fill="{cls.colour}" stroke="currentColor" stroke-width="0.5"><title>{tip}</title></rect>{tick}')
 
 
-def _limit(value: int, y: float) -> str:
+def _limit(value: float, y: float) -> str:
     """A class boundary as a dashed line, labelled on the left."""
     return (f'<line x1="{_LEFT}" x2="{_W}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" stroke-width="0.7" '
-            f'stroke-dasharray="3 3"/><text x="2" y="{y + 3:.1f}" font-size="12" fill="currentColor">{value}</text>')
+            f'stroke-dasharray="3 3"/><text x="2" y="{y + 3:.1f}" font-size="12" fill="currentColor">{value:g}</text>')
 
 
 def _legend() -> str:

@@ -217,9 +217,8 @@ def cannot_run(src: ModelSource, why: str) -> ModelUnavailable:
     """The error for a file that passed every check here but that LiteRT cannot run: as for
     a missing file, it says what to do (a Hub file gets the bundled copy instead: predictor)."""
     if src.source == "local":
-        value = os.environ.get("AIRKEN_MODEL_PATH", str(src.path))
         return ModelUnavailable(
-            f"AIRKEN_MODEL_PATH={value!r} is not a model LiteRT can run ({why}). Point it at a .tflite "
+            f"AIRKEN_MODEL_PATH={str(src.path)!r} is not a model LiteRT can run ({why}). Point it at a .tflite "
             "model, or unset it to use the Hub or the bundled model."
         )
     if src.source == "bundled":
