@@ -34,13 +34,19 @@ def to_logits(scores: Any) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2:
         raise ValueError(f"scores must be (n, classes), got shape {s.shape}")
-    return np.log(np.clip(s, _EPS, 1.0)) if is_probabilities(s) else s
+    return log_probs(s) if is_probabilities(s) else s
+
+
+def log_probs(probs: Any) -> np.ndarray:
+    """Log-probabilities, a zero taken as 1e-12 (so it can still be shifted back up)."""
+    return np.log(np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1.0))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
+    """Over the last axis: one (K,) vector or a batch (N, K)."""
+    z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def apply_temperature(scores: Any, temperature: float) -> np.ndarray:

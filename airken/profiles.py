@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from airken.calibration import log_probs, softmax
 from airken.classes import LABELS, class_by_name, class_for_pm25
 
 if TYPE_CHECKING:
@@ -78,9 +79,8 @@ class PlaceProfile:
 
 
 def shift(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) + offsets
-    e = np.exp(logp - logp.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    """The probabilities with ``offsets`` added to their logs, renormalised."""
+    return softmax(log_probs(probs) + offsets)
 
 
 def fit_offsets(probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
@@ -88,14 +88,14 @@ def fit_offsets(probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
     """Offsets maximising sum_i w_i log shift(p_i)[y_i] - strength/2 |offsets|^2, where every
     hourly reading (``readings`` id) weighs 1 in all. Newton's method: the problem is concave
     and has three unknowns."""
-    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))
+    logp = log_probs(probs)
     labels, readings = np.asarray(labels, dtype=np.int64), np.asarray(readings)
     _, inverse, counts = np.unique(readings, return_inverse=True, return_counts=True)
     w = 1.0 / counts[inverse]
     onehot = np.eye(logp.shape[1])[labels]
     b = np.zeros(logp.shape[1])
     for _ in range(iterations):
-        p = shift(np.exp(logp), b)
+        p = softmax(logp + b)
         grad = (w[:, None] * (onehot - p)).sum(axis=0) - strength * b
         hess = np.diag((w[:, None] * p).sum(axis=0)) - np.einsum("n,ni,nj->ij", w, p, p) + strength * np.eye(len(b))
         step = np.linalg.solve(hess, grad)
