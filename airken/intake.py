@@ -26,7 +26,7 @@ from airken import memory, settings
 from airken.exif import Taken, read_taken
 from airken.preprocess import MODEL_INPUT_SIZE
 from airken.scene import CHECK_SIZE
-from airken.structure import find_problem
+from airken.structure import TIFF_MAGIC, find_problem
 
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms
@@ -198,10 +198,7 @@ _IMAGE_MAGIC = (
     b"\xff\xd8",  # JPEG
     b"\x89PNG",
     b"GIF8",
-    b"II*\x00",  # TIFF little-endian
-    b"MM\x00*",  # TIFF big-endian
-    b"II+\x00",  # BigTIFF
-    b"MM\x00+",
+    *TIFF_MAGIC,
     b"BM",
 )
 # Images in formats outside READ_FORMATS, so that the message can say so.

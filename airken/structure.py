@@ -15,6 +15,8 @@ import math
 import re
 import struct
 
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # TIFF little/big-endian, BigTIFF both ways
+
 MAX_JPEG_SEGMENTS = 1000  # metadata and table segments of the first picture
 MAX_JPEG_SCANS = 64  # libjpeg writes 10 for a progressive colour photo
 MAX_JPEG_JUNK = 4096  # stray bytes between segments, which Pillow skips one read at a time
@@ -42,7 +44,7 @@ def find_problem(data: bytes) -> str | None:
             return _png(data)
         if data[:4] == b"GIF8":
             return _gif(data)
-        if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        if data[:4] in TIFF_MAGIC:
             return _tiff(data)
     except (struct.error, IndexError):
         return None  # cut short: the decoder says "damaged"
