@@ -1,7 +1,7 @@
 """Airken web app: `python app.py [--host HOST] [--port PORT]`.
 
 Host and port default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (set by Hugging Face
-Spaces), else 127.0.0.1:7860. The page itself lives in airken/ui.py.
+Spaces), else 127.0.0.1:7860. The page itself lives in airken/web/ui.py.
 """
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from airken import settings
-    from airken.memory import tune_allocator
+    from airken.core.memory import tune_allocator
 
     tune_allocator()  # before the server's threads exist: they then share two malloc arenas
     logging.basicConfig(level=settings.current().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from airken.predictor import get_predictor
-    from airken.ui import build_demo, launch
+    from airken.core.predictor import get_predictor
+    from airken.web.ui import build_demo, launch
 
     try:
         predictor = get_predictor()

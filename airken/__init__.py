@@ -5,7 +5,7 @@
     'healthy'
 
 The package runs on LiteRT and never imports TensorFlow. Attributes are loaded lazily so that
-`airken.classes` (shared with the training pipeline) stays import-light.
+`airken.core.classes` (shared with the training pipeline) stays import-light.
 """
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ def __getattr__(name: str):
         import importlib
 
         # import_module, not `from airken import predict`: that would ask this hook again.
-        return getattr(importlib.import_module("airken.predictor"), name)
+        return getattr(importlib.import_module("airken.core.predictor"), name)
     if name == "ImageRejected":
-        from airken.intake import ImageRejected
+        from airken.core.intake import ImageRejected
 
         return ImageRejected
     if name == "LABELS":
-        from airken.classes import LABELS
+        from airken.core.classes import LABELS
 
         return LABELS
     raise AttributeError(f"module 'airken' has no attribute {name!r}")

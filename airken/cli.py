@@ -19,14 +19,14 @@ import logging
 import sys
 import threading
 
-from airken import render
-from airken.air import air_block, predict_with_air
-from airken.classes import LABELS
-from airken.intake import ImageRejected
-from airken.openmeteo import CREDIT, AirError, default_client
-from airken.predictor import Prediction, get_predictor
-from airken.prior import BadPrior, parse_prior
-from airken.profiles import BadProfile, calibrate_folder, load_profile, save_profile
+from airken.airmodel.openmeteo import CREDIT, AirError, default_client
+from airken.airmodel.report import air_block, predict_with_air
+from airken.core.classes import LABELS
+from airken.core.intake import ImageRejected
+from airken.core.predictor import Prediction, get_predictor
+from airken.core.prior import BadPrior, parse_prior
+from airken.core.profiles import BadProfile, calibrate_folder, load_profile, save_profile
+from airken.web import render
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
 

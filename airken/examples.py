@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airken.predictor import Predictor
+    from airken.core.predictor import Predictor
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
@@ -69,7 +69,7 @@ def summary(rows: Sequence[dict]) -> dict[str, Any]:
 
 def markdown(rows: Sequence[dict]) -> str:
     """The table as Markdown: photo, verdict, confidence, warnings."""
-    from airken.classes import class_by_name
+    from airken.core.classes import class_by_name
 
     lines = ["| photo | verdict | confidence | notes |", "|---|---|---|---|"]
     for r in rows:

@@ -4,7 +4,7 @@ A value that does not parse, or is out of range, is logged as a warning (once pe
 the default is used: a typo in a setting never stops the app or hides a photo's answer.
 Values are read when `current()` is called, not at import, so a test or a restarted process
 sees the environment it has. What a value means is the business of the module that uses it
-(airken.weights checks that a sha256 is one, for example); here it only gets its type.
+(airken.core.weights checks that a sha256 is one, for example); here it only gets its type.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _warned: set[tuple[str, str]] = set()
 class Settings:
     """The defaults are the documented ones (README, "Settings")."""
 
-    # where the model comes from (airken.weights)
+    # where the model comes from (airken.core.weights)
     model_path: Path | None = None  # AIRKEN_MODEL_PATH
     model_sha256: str | None = None  # AIRKEN_MODEL_SHA256
     hf_repo: str | None = None  # AIRKEN_HF_REPO (default: the manifest's pin)
@@ -36,23 +36,23 @@ class Settings:
     hub_timeout_s: float = 2.0  # AIRKEN_HUB_TIMEOUT
     hub_deadline_s: float = 30.0  # AIRKEN_HUB_DEADLINE
     bundled_dir: Path | None = None  # AIRKEN_BUNDLED_DIR (default: airken/models)
-    # how it runs (airken.model, airken.predictor, airken.ui)
+    # how it runs (airken.core.model, airken.core.predictor, airken.web.ui)
     threads: int | None = None  # AIRKEN_THREADS (default: the cores shared out among the interpreters)
     concurrency: int = 2  # AIRKEN_CONCURRENCY
-    # what an upload may be (airken.intake)
+    # what an upload may be (airken.core.intake)
     max_bytes: int = 30 * 1024 * 1024  # AIRKEN_MAX_BYTES
     max_pixels: int = 60_000_000  # AIRKEN_MAX_PIXELS
     min_side: int = 32  # AIRKEN_MIN_SIDE
-    # the web app (airken.ui, airken.sweeper)
+    # the web app (airken.web.ui, airken.web.sweeper)
     temp_max_age_s: int = 900  # AIRKEN_TEMP_MAX_AGE_S
     sessions: int = 200  # AIRKEN_SESSIONS
     batch_max_files: int = 100  # AIRKEN_BATCH_MAX_FILES
     log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
-    # what a verdict rests on besides the photo (airken.prior, airken.profiles)
-    prior: str | None = None  # AIRKEN_PRIOR: "world", "uniform", "train" or three shares (airken.prior checks it)
+    # what a verdict rests on besides the photo (airken.core.prior, airken.core.profiles)
+    prior: str | None = None  # AIRKEN_PRIOR: "world", "uniform", "train" or three shares (airken.core.prior checks it)
     place: str | None = None  # AIRKEN_PLACE: a place profile every prediction uses unless told otherwise
     profiles_dir: Path | None = None  # AIRKEN_PROFILES_DIR (default: ~/.config/airken/places)
-    # the modelled PM2.5 beside the photo (airken.openmeteo, airken.air)
+    # the modelled PM2.5 beside the photo (airken.airmodel.openmeteo, airken.airmodel.report)
     air: bool = True  # AIRKEN_AIR
     air_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"  # AIRKEN_AIR_URL
     geocode_url: str = "https://geocoding-api.open-meteo.com/v1/search"  # AIRKEN_GEOCODE_URL
@@ -61,10 +61,10 @@ class Settings:
     air_read_timeout_s: float = 4.0  # AIRKEN_AIR_READ_TIMEOUT
     air_retry_s: float = 60.0  # AIRKEN_AIR_RETRY_S: after a network failure, leave the host alone this long
     air_prior: bool = False  # AIRKEN_AIR_PRIOR: the modelled PM2.5 as the photo's class prior
-    air_prior_sigma: float = 0.6  # AIRKEN_AIR_PRIOR_SIGMA (airken.air.class_shares)
-    # opt-in photo donation (airken.donate)
+    air_prior_sigma: float = 0.6  # AIRKEN_AIR_PRIOR_SIGMA (airken.airmodel.report.class_shares)
+    # opt-in photo donation (airken.airmodel.donate)
     donate_repo: str | None = None  # AIRKEN_DONATE_REPO: a Hub dataset repo
-    donate_token: str | None = None  # AIRKEN_DONATE_TOKEN (airken.donate falls back to HF_TOKEN)
+    donate_token: str | None = None  # AIRKEN_DONATE_TOKEN (airken.airmodel.donate falls back to HF_TOKEN)
     donate_dir: Path | None = None  # AIRKEN_DONATE_DIR (default: a fresh temporary folder)
     donate_every_min: float = 5.0  # AIRKEN_DONATE_EVERY_MIN
     donate_per_session: int = 5  # AIRKEN_DONATE_PER_SESSION

@@ -2,7 +2,7 @@
 
     python -m bench.air_latency [--latency-ms 300] [--repeat 15] [--starts 3] [--compare DIR] [--json OUT]
 
-A photo with EXIF GPS and time is read with `airken.air.predict_with_air` against a fake
+A photo with EXIF GPS and time is read with `airken.airmodel.report.predict_with_air` against a fake
 Open-Meteo on 127.0.0.1 that waits --latency-ms before each answer (tests/openmeteo_server.py):
 the first lookup of a place (a fresh client: new connection, cold cache) and the same place
 again (the cache per place and hour). "Extra" is the time above the same photo read without
@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 from exif_photos import EXAMPLES, photo_with_exif  # noqa: E402
 from openmeteo_server import FakeOpenMeteo  # noqa: E402
 
-from airken.air import predict_with_air  # noqa: E402
-from airken.openmeteo import DEFAULT_AIR_URL, AirSettings, OpenMeteo  # noqa: E402
-from airken.predictor import Predictor, get_predictor  # noqa: E402
+from airken.airmodel.openmeteo import DEFAULT_AIR_URL, AirSettings, OpenMeteo  # noqa: E402
+from airken.airmodel.report import predict_with_air  # noqa: E402
+from airken.core.predictor import Predictor, get_predictor  # noqa: E402
 
 MUST = {"first_extra_over_latency_ms": 100.0, "cached_extra_ms": 5.0}
 

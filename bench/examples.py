@@ -16,8 +16,8 @@ from bench import offline_env
 
 def run() -> dict:
     offline_env()
+    from airken.core.predictor import get_predictor
     from airken.examples import markdown, read_examples, summary
-    from airken.predictor import get_predictor
 
     predictor = get_predictor(instances=1)
     t0 = time.perf_counter()

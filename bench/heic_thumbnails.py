@@ -5,7 +5,7 @@ full decode of the same file, and how much faster is it?
 
 Each of the app's example photos is cropped to an iPhone's 4:3 frame and encoded as HEIC with
 pillow-heif at its own size, with a 320x240 thumbnail beside the image as iPhones store it.
-The same file is then read twice by the predictor: as the app does (airken.intake drafts the
+The same file is then read twice by the predictor: as the app does (airken.core.intake drafts the
 smallest stored copy the checks and the model can use: the thumbnail) and with pillow-heif's
 thumbnails switched off (the whole image decoded). The 12 MP latency target is measured by bench.predict_latency.
 """

@@ -11,7 +11,7 @@ Per file: the CLI's peak RSS (its own process, from os.wait4) and wall time (sta
 included), and the API's answer time on a warm server (upload + /call/predict) with what
 it answered. Passes: the whole corpus --passes times through the API from --clients
 parallel clients; the server's RSS after each pass and its peak (VmHWM), for each
-allocator setting: shipped (airken.memory.tune_allocator at start, release after large
+allocator setting: shipped (airken.core.memory.tune_allocator at start, release after large
 decodes), trim only, tuned only, none. Load: bench/load.py with hostile files mixed into
 good traffic, and with clients that stream slow files beside it (LOAD_RUNS). Only
 127.0.0.1 is contacted.
@@ -32,7 +32,7 @@ from bench.load import GradioHTTP, api_prefix_of, predict_data, start_server
 
 CLI_TIMEOUT_S = 120
 SETTLE_S = 3.0
-# How each allocator setting is obtained: app.py with parts of airken.memory switched off.
+# How each allocator setting is obtained: app.py with parts of airken.core.memory switched off.
 ALLOCATORS = {
     "shipped": "",
     "trim only": "m.tune_allocator = lambda: False",
@@ -141,7 +141,7 @@ def files_part(corpus: list, work: Path) -> dict:
 
 def _launcher(allocator: str) -> list[str]:
     code = "; ".join(part for part in (
-        "import runpy, sys", "import airken.memory as m", ALLOCATORS[allocator],
+        "import runpy, sys", "import airken.core.memory as m", ALLOCATORS[allocator],
         "sys.argv = ['app.py', *sys.argv[1:]]", "runpy.run_path('app.py', run_name='__main__')") if part)
     return [sys.executable, "-c", code]
 
@@ -247,7 +247,7 @@ def markdown(result: dict) -> str:
                   "|---|---:|---|---:|---:|---|"]
         lines += [f"| {p['allocator']} | {p['rss_mb_warm']} | {' / '.join(map(str, p['rss_mb_after_pass']))} | "
                   f"{p['growth_mb_first_to_last']} | {p['peak_mb']} | {len(p['problems'])} |" for p in result["passes"]]
-        lines += ["", "shipped: `airken.memory.tune_allocator()` in app.py (mmap threshold 1 MB, 2 arenas) and "
+        lines += ["", "shipped: `airken.core.memory.tune_allocator()` in app.py (mmap threshold 1 MB, 2 arenas) and "
                   "`release()` (malloc_trim) after each decode above 4 MP; the other rows switch parts off.", ""]
     if result.get("load"):
         lines += ["## Good requests beside hostile ones", "",

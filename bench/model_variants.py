@@ -42,22 +42,22 @@ def convert_float32(keras_model, out_dir: Path) -> Path:
 
 def example_inputs() -> tuple[list[str], np.ndarray]:
     """The example photos as model input (uint8, 224x224), decoded the way the app does."""
-    from airken.intake import load_image
-    from airken.preprocess import to_model_input
+    from airken.core.intake import load_image
+    from airken.core.preprocess import to_model_input
 
     paths = sorted(EXAMPLES.glob("*.jpg"))
     return [p.name for p in paths], np.stack([to_model_input(load_image(p)) for p in paths])
 
 
 def latency(path: Path, threads: int, x: np.ndarray, reps: int) -> dict:
-    from airken.model import TFLiteModel
+    from airken.core.model import TFLiteModel
 
     model = TFLiteModel(path, threads=threads, instances=1)
     return summary(timed(lambda: model.predict_proba(x), reps, warmup=3))
 
 
 def probabilities(path: Path, xs: np.ndarray) -> np.ndarray:
-    from airken.model import TFLiteModel
+    from airken.core.model import TFLiteModel
 
     model = TFLiteModel(path, threads=1)
     return np.stack([model.predict_proba(x) for x in xs])

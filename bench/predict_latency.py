@@ -155,9 +155,9 @@ class KerasPath:
 
 def make_predictor(model_path: str | None = None):
     """Predictor over the resolved (bundled) model with one interpreter, as a single caller sees it."""
-    from airken.model import TFLiteModel
-    from airken.predictor import Predictor
-    from airken.weights import resolve_model
+    from airken.core.model import TFLiteModel
+    from airken.core.predictor import Predictor
+    from airken.core.weights import resolve_model
 
     if model_path:
         os.environ["AIRKEN_MODEL_PATH"] = model_path
@@ -216,9 +216,9 @@ def measure_image(spec: TestImage, path: Path, predictor, keras_path: KerasPath 
 
 def profile_jpeg(path: Path, predictor, reps: int = 10) -> dict:
     """Where the 12 MP JPEG time goes, stage by stage (p50 ms)."""
-    from airken.intake import load_image
-    from airken.preprocess import to_model_input
-    from airken.scene import check_scene
+    from airken.core.intake import load_image
+    from airken.core.preprocess import to_model_input
+    from airken.core.scene import check_scene
 
     limits = predictor.limits
 

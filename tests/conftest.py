@@ -42,8 +42,8 @@ def offline_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The real page on 127.0.0.1, its temp files and example cache in a temp folder."""
-    from airken import ui
-    from airken.predictor import get_predictor
+    from airken.core.predictor import get_predictor
+    from airken.web import ui
 
     tmp = tmp_path_factory.mktemp("gradio")
     mp = pytest.MonkeyPatch()
@@ -127,8 +127,7 @@ def fake_air():
 def air_server(fake_air, monkeypatch):
     """The fake Open-Meteo, reset, with the AIRKEN_AIR* settings of this process pointing at it
     (short timeouts) and a fresh process-wide client: the page and the CLI in this process use it."""
-    from airken import openmeteo
-
+    from airken.airmodel import openmeteo
     fake_air.mode, fake_air.latency_s = "normal", 0.0
     fake_air.requests.clear()
     for name, value in fake_air.env(AIRKEN_AIR_READ_TIMEOUT="0.3", AIRKEN_AIR_CONNECT_TIMEOUT="0.3").items():

@@ -10,11 +10,11 @@ import pytest
 from exif_photos import photo_with_exif
 from openmeteo_server import FakeOpenMeteo, daily_cycle
 
-from airken.air import AirReport, air_block, air_report, class_shares, parse_time, predict_with_air
-from airken.classes import LABELS, class_for_pm25
-from airken.openmeteo import NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
-from airken.planner import ACTIVITIES, best_windows, sun_elevation
-from airken.predictor import get_predictor
+from airken.airmodel.openmeteo import NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
+from airken.airmodel.planner import ACTIVITIES, best_windows, sun_elevation
+from airken.airmodel.report import AirReport, air_block, air_report, class_shares, parse_time, predict_with_air
+from airken.core.classes import LABELS, class_for_pm25
+from airken.core.predictor import get_predictor
 
 REPORT_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 ROME = ZoneInfo("Europe/Rome")
@@ -208,11 +208,11 @@ def test_no_window_in_polar_night():
 
 
 def test_predict_reads_the_photo_once_and_adds_the_air(server, tmp_path, monkeypatch):
-    import airken.air
+    import airken.airmodel.report
 
     calls = []
-    real = airken.air.read_photo
-    monkeypatch.setattr(airken.air, "read_photo", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = airken.airmodel.report.read_photo
+    monkeypatch.setattr(airken.airmodel.report, "read_photo", lambda *a, **k: calls.append(1) or real(*a, **k))
     when = datetime.now(ROME).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=2)
     photo = photo_with_exif(tmp_path / "sky.heic", when=when, lat=45.4642, lon=9.1895)
     pred = predict_with_air(get_predictor(), photo, client=client_for(server))
@@ -259,14 +259,14 @@ def test_report_round_trips_through_json(server):
 def test_a_failing_lookup_never_costs_the_reading(server, tmp_path, monkeypatch, caplog):
     """A bug in the lookup (not a network fault) is logged with its traceback; the photo's
     verdict comes back with one plain line in its air block."""
-    import airken.air
+    import airken.airmodel.report
 
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail")
 
-    monkeypatch.setattr(airken.air, "air_report", broken)
+    monkeypatch.setattr(airken.airmodel.report, "air_report", broken)
     photo = photo_with_exif(tmp_path / "sky.jpg", when=datetime(2025, 3, 14, 12), lat=45.46, lon=9.19)
-    with caplog.at_level(logging.ERROR, logger="airken.air"):
+    with caplog.at_level(logging.ERROR, logger="airken.airmodel.report"):
         pred = predict_with_air(get_predictor(), photo, client=client_for(server))
-    assert pred.label in LABELS and pred.air == {"error": airken.air.LOOKUP_FAILED}
+    assert pred.label in LABELS and pred.air == {"error": airken.airmodel.report.LOOKUP_FAILED}
     assert "internal detail" in caplog.text and "internal detail" not in str(pred.to_dict())

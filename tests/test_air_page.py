@@ -10,9 +10,10 @@ from exif_photos import photo_with_exif
 from gradio_client import Client, handle_file
 from icalendar import Calendar
 
-from airken import air_panel, render
-from airken.air import air_block
-from airken.openmeteo import NO_LIVE_DATA, AirSettings, OpenMeteo
+from airken.airmodel.openmeteo import NO_LIVE_DATA, AirSettings, OpenMeteo
+from airken.airmodel.report import air_block
+from airken.web import panel as air_panel
+from airken.web import render
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
@@ -139,8 +140,7 @@ def test_api_faults_keep_the_verdict(server, client, tmp_path, mode):
 
 
 def test_switched_off_says_so(monkeypatch):
-    from airken import openmeteo
-
+    from airken.airmodel import openmeteo
     monkeypatch.setenv("AIRKEN_AIR", "0")
     monkeypatch.setattr(openmeteo, "_default", None)
     assert openmeteo.OFF in air_panel._render(None, None, None)[1]

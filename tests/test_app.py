@@ -24,10 +24,15 @@ from conftest import free_port  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from airken import about, render, sweeper, ui  # noqa: E402
-from airken.classes import CLASSES, LABELS  # noqa: E402
-from airken.intake import ImageRejected, load_image  # noqa: E402
-from airken.predictor import get_predictor  # noqa: E402
+from airken.core.classes import CLASSES, LABELS  # noqa: E402
+from airken.core.intake import ImageRejected, load_image  # noqa: E402
+from airken.core.predictor import get_predictor  # noqa: E402
+from airken.web import (
+    about,
+    render,
+    sweeper,
+    ui,  # noqa: E402
+)
 
 # Gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix.
 pytestmark = [
@@ -234,7 +239,7 @@ def test_examples_all_have_labels():
 
 def test_app_and_page_do_not_import_tensorflow():
     code = (
-        "import sys, app; from airken.ui import build_demo; build_demo(); "
+        "import sys, app; from airken.web.ui import build_demo; build_demo(); "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -299,8 +304,7 @@ def test_about_shows_the_per_place_table_before_the_held_out_days():
 
 
 def test_a_click_decodes_the_photo_once(monkeypatch):
-    from airken import intake
-
+    from airken.core import intake
     calls = []
     real = intake._decode
     monkeypatch.setattr(intake, "_decode", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -326,14 +330,14 @@ def test_about_explains_what_looks_like_a_bug():
               "per_place": {"delhi": {"frames": 20, "classes": {"healthy": 0, "moderate": 0, "danger": 20},
                                       "balanced_accuracy": {"network": 0.5, "majority": 1.0}}},
               "pooled": {"network": {"balanced_accuracy": 0.5}, "majority": {"balanced_accuracy": 0.33}}}
-    from airken.measurements import places_markdown
+    from airken.card.measurements import places_markdown
 
     assert "Every photo of delhi (all unhealthy) is in one band" in places_markdown(places)
     assert "under the upload box" in render.empty_card()  # where the examples really are
 
 
 def test_api_takes_a_class_prior_and_a_place_profile(client):
-    from airken.profiles import PlaceProfile
+    from airken.core.profiles import PlaceProfile
 
     plain = client.predict(handle_file(str(SKY)), prior="train", api_name="/predict")
     assert plain["prior"] is None and plain["place"] is None

@@ -140,7 +140,7 @@ def test_example_click_and_refusal_without_haze_map(browser, app_url):
 
 
 def test_a_broken_file_after_a_verdict_clears_it_and_says_why_in_the_card(browser, app_url, tmp_path):
-    from airken.intake import ImageRejected, load_image
+    from airken.core.intake import ImageRejected, load_image
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes((EXAMPLES / "clear-kite.jpg").read_bytes()[:300])
@@ -159,7 +159,7 @@ def test_a_broken_file_after_a_verdict_clears_it_and_says_why_in_the_card(browse
 
 
 def test_a_file_over_the_size_cap_gets_the_apps_message(browser, app_url, tmp_path):
-    from airken.intake import IntakeLimits
+    from airken.core.intake import IntakeLimits
 
     big = tmp_path / "huge.jpg"
     big.write_bytes(b"\xff\xd8" + bytes(IntakeLimits.from_env().max_bytes))
@@ -213,7 +213,7 @@ def test_batch_table_and_about_fit_a_phone(browser, app_url):
 
 
 def test_page_runs_under_its_content_security_policy(browser, app_url):
-    """The CSP of airken.middleware blocks nothing the page needs: upload, verdict, haze map,
+    """The CSP of airken.web.middleware blocks nothing the page needs: upload, verdict, haze map,
     the About tab."""
     page = browser.new_page(viewport=LAPTOP)
     page.set_default_timeout(TIMEOUT_MS)

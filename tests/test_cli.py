@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import offline_env
 
-from airken.classes import CLASSES, LABELS
-from airken.predictor import Prediction
+from airken.core.classes import CLASSES, LABELS
+from airken.core.predictor import Prediction
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "assets" / "examples"
@@ -118,7 +118,7 @@ def test_pip_install_gives_a_command_that_works_from_any_folder(tmp_path):
                             "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     assert (target / "airken" / "models" / "airken.tflite").is_file()
-    assert (target / "airken" / "page.css").is_file()
+    assert (target / "airken" / "web" / "page.css").is_file()
     script = (target / "bin" / "airken").read_text()
     assert "airken.cli" in script
     elsewhere = tmp_path / "elsewhere"

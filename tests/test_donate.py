@@ -13,9 +13,9 @@ from hub_server import FakeHub
 from huggingface_hub import constants
 from PIL import ExifTags, Image
 
-from airken.donate import DonateSettings, Donations, clean_jpeg
-from airken.exif import read_taken
-from airken.intake import read_photo
+from airken.airmodel.donate import DonateSettings, Donations, clean_jpeg
+from airken.core.exif import read_taken
+from airken.core.intake import read_photo
 
 AIR = {"lat": 45.5, "lon": 9.2, "time": "2026-03-14T09:00+01:00", "pm25": 42.04, "label": "moderate"}
 REPO = "airken/donations"
@@ -158,16 +158,17 @@ def test_clean_jpeg_from_a_naive_time():
 
 
 def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monkeypatch):
-    import airken.donate
-    from airken import air_panel, ui
-    from airken.predictor import get_predictor
+    import airken.airmodel.donate
+    from airken.core.predictor import get_predictor
+    from airken.web import panel as air_panel
+    from airken.web import ui
 
-    monkeypatch.setattr(airken.donate, "_donations", None)
+    monkeypatch.setattr(airken.airmodel.donate, "_donations", None)
     for name in ("AIRKEN_DONATE_REPO", "AIRKEN_DONATE_TOKEN", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     ids = {getattr(b, "elem_id", None) for b in ui.build_demo(get_predictor()).blocks.values()}
     assert "ak-share" not in ids
-    monkeypatch.setattr(airken.donate, "_donations", None)
+    monkeypatch.setattr(airken.airmodel.donate, "_donations", None)
     monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
     monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_test")
     monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
@@ -180,17 +181,18 @@ def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monk
     assert not (tmp_path / "stage" / "images").exists()
     assert air_panel._share(lambda _: pred.photo, photo, True, reading, None).startswith("Thank you")
     assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
-    airken.donate.donations().close()
+    airken.airmodel.donate.donations().close()
 
 
 def test_the_share_event_reads_uploads_only(hub, tmp_path, monkeypatch):
     """The donation event names its photo like every event: a file outside the upload folder
     is not opened, and nothing is staged."""
-    import airken.donate
-    from airken import air_panel, ui
-    from airken.predictor import get_predictor
+    import airken.airmodel.donate
+    from airken.core.predictor import get_predictor
+    from airken.web import panel as air_panel
+    from airken.web import ui
 
-    monkeypatch.setattr(airken.donate, "_donations", None)
+    monkeypatch.setattr(airken.airmodel.donate, "_donations", None)
     monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
     monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_test")
     monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
@@ -204,4 +206,4 @@ def test_the_share_event_reads_uploads_only(hub, tmp_path, monkeypatch):
     upload.write_bytes(outside.read_bytes())
     answer = air_panel._share(tab.photo_of, {"path": str(upload)}, True, {"air": AIR}, None)
     assert answer.startswith("Thank you") and len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
-    airken.donate.donations().close()
+    airken.airmodel.donate.donations().close()

@@ -9,7 +9,7 @@ import pytest
 from exif_photos import SKY, exif_block, photo_with_exif
 from PIL import Image
 
-from airken.intake import read_photo
+from airken.core.intake import read_photo
 
 WHEN = datetime(2025, 3, 14, 9, 30)
 

@@ -1,4 +1,4 @@
-"""airken.intake: every bad or odd file ends in an RGB image or ImageRejected, nothing else."""
+"""airken.core.intake: every bad or odd file ends in an RGB image or ImageRejected, nothing else."""
 from __future__ import annotations
 
 import io
@@ -17,8 +17,8 @@ from badinputs import (
 )
 from PIL import Image, ImageFile, JpegImagePlugin
 
-from airken import intake
-from airken.intake import ImageRejected, IntakeLimits, load_image
+from airken.core import intake
+from airken.core.intake import ImageRejected, IntakeLimits, load_image
 
 CASE_NAMES = [c[0] for c in _cases()]
 
@@ -361,7 +361,7 @@ def _heic(img, thumbnails):
 
 
 def test_heic_is_read_from_its_thumbnail_when_it_covers_what_the_pipeline_reads():
-    from airken.intake import read_photo
+    from airken.core.intake import read_photo
 
     sky = Image.linear_gradient("L").resize((1600, 1200)).convert("RGB")
     thumbed = read_photo(_heic(sky, [320]))

@@ -14,7 +14,7 @@ import pytest
 from exif_photos import photo_with_exif
 from openmeteo_server import daily_cycle
 
-from airken.openmeteo import AirSettings
+from airken.airmodel.openmeteo import AirSettings
 from train import label_photos
 from train.data import read_folder
 

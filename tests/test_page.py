@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from airken import render
-from airken.api import prediction_schema
-from airken.classes import CLASSES, NEUTRAL_COLOUR, UNSURE_HEADLINE, UNSURE_PLAN, UNSURE_WARNING
-from airken.predictor import Prediction
+from airken.core.classes import CLASSES, NEUTRAL_COLOUR, UNSURE_HEADLINE, UNSURE_PLAN, UNSURE_WARNING
+from airken.core.predictor import Prediction
+from airken.web import render
+from airken.web.api import prediction_schema
 
 
 def _pred(label: str = "danger", uncertain: bool = False, confidence: float = 0.9) -> Prediction:

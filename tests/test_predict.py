@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from airken.classes import LABELS, class_by_name
-from airken.intake import ImageRejected
-from airken.model import TFLiteModel
-from airken.predictor import Predictor, get_predictor
+from airken.core.classes import LABELS, class_by_name
+from airken.core.intake import ImageRejected
+from airken.core.model import TFLiteModel
+from airken.core.predictor import Predictor, get_predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
@@ -89,7 +89,7 @@ def test_generated_png_roundtrip(predictor):
 
 
 def test_calibration_softens_without_changing_the_class():
-    from airken.calibration import Calibration
+    from airken.core.calibration import Calibration
 
     probs = np.array([0.9, 0.08, 0.02], np.float32)
     soft = Calibration(temperature=2.0).apply(probs)
@@ -100,7 +100,7 @@ def test_calibration_softens_without_changing_the_class():
 
 
 def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
-    from airken.calibration import Calibration
+    from airken.core.calibration import Calibration
 
     monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=1.01))
     result = predictor.predict(EXAMPLES / "clear-kite.jpg")
@@ -112,7 +112,7 @@ def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
 
 def _haze_block(weight: float, favour: int) -> dict:
     """A fusion block whose haze model always prefers class ``favour`` (intercepts only)."""
-    from airken.haze_features import FEATURE_NAMES
+    from airken.core.haze_features import FEATURE_NAMES
 
     f = len(FEATURE_NAMES)
     intercept = [-5.0, -5.0, -5.0]
@@ -122,8 +122,8 @@ def _haze_block(weight: float, favour: int) -> dict:
 
 
 def test_fusion_averages_the_network_with_the_haze_model(predictor, monkeypatch):
-    from airken.calibration import Calibration
-    from airken.fusion import Fusion
+    from airken.core.calibration import Calibration
+    from airken.core.fusion import Fusion
 
     monkeypatch.setattr(predictor, "calibration", Calibration())
     monkeypatch.setattr(predictor, "fusion", None)
@@ -137,8 +137,8 @@ def test_fusion_averages_the_network_with_the_haze_model(predictor, monkeypatch)
 
 
 def test_fusion_block_is_checked():
-    from airken.fusion import Fusion
-    from airken.predictor import _fusion
+    from airken.core.fusion import Fusion
+    from airken.core.predictor import _fusion
 
     assert Fusion.from_metrics({}) is None
     with pytest.raises(ValueError, match="outside"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from airken.classes import LABELS
-from airken.prior import UNIFORM, WORLD_PRIOR, BadPrior, apply_prior, parse_prior
+from airken.core.classes import LABELS
+from airken.core.prior import UNIFORM, WORLD_PRIOR, BadPrior, apply_prior, parse_prior
 
 
 def test_uniform_to_uniform_changes_nothing():
@@ -52,7 +52,7 @@ def test_bad_priors_are_refused_with_a_message(value):
 
 
 def test_predictor_reports_and_applies_the_prior():
-    from airken.predictor import get_predictor
+    from airken.core.predictor import get_predictor
 
     photo = "assets/examples/clear-mountains-picos-de-europa.jpg"
     predictor = get_predictor()

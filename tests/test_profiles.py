@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airken.classes import LABELS as LABELS_
-from airken.profiles import (
+from airken.core.classes import LABELS as LABELS_
+from airken.core.profiles import (
     MAX_OFFSET,
     BadProfile,
     PlaceProfile,
@@ -103,8 +103,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
-    from airken.predictor import get_predictor
-    from airken.profiles import calibrate_folder, read_folder
+    from airken.core.predictor import get_predictor
+    from airken.core.profiles import calibrate_folder, read_folder
 
     folder = _folder(tmp_path, [
         ("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
@@ -130,8 +130,8 @@ def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
 def test_calibrating_ignores_the_place_the_app_is_set_to(tmp_path, monkeypatch):
     import dataclasses
 
-    from airken.predictor import get_predictor
-    from airken.profiles import calibrate_folder
+    from airken.core.predictor import get_predictor
+    from airken.core.profiles import calibrate_folder
 
     folder = _folder(tmp_path, [("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
                                 ("overcast-storm.jpg", "2026-05-03T12:00", "60", "")])
@@ -144,7 +144,7 @@ def test_calibrating_ignores_the_place_the_app_is_set_to(tmp_path, monkeypatch):
 
 
 def test_a_folder_without_the_layout_is_refused(tmp_path):
-    from airken.profiles import read_folder
+    from airken.core.profiles import read_folder
 
     with pytest.raises(BadProfile, match="labels.csv"):
         read_folder(tmp_path)

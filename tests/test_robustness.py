@@ -19,7 +19,7 @@ import pytest
 from conftest import AppServer, offline_env
 from hostile import make_hostile_corpus
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT_S = 300

@@ -1,4 +1,4 @@
-"""airken.scene: refuse what the model cannot back, warn about the rest, on real photos
+"""airken.core.scene: refuse what the model cannot back, warn about the rest, on real photos
 (assets/examples) and on generated frames."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
 from PIL import Image, ImageFilter
 
-from airken.intake import load_image
-from airken.scene import (
+from airken.core.intake import load_image
+from airken.core.scene import (
     MSG_BLANK,
     MSG_DARK,
     MSG_NIGHT,
@@ -66,7 +66,7 @@ def test_sun_in_frame_warns_and_clear_skies_do_not(examples):
 
 
 def test_fog_is_a_reading_not_a_blank_frame(examples):
-    from airken.scene import WARN_GREY
+    from airken.core.scene import WARN_GREY
 
     report = check_scene(examples["fog-pier.jpg"])  # a black-and-white picture: read, shown as unsure
     assert not report.refused and report.warnings == (WARN_GREY,) and report.unreliable
@@ -177,8 +177,8 @@ def test_real_non_sky_photos_from_a_package_are_refused(name):
 
 
 def test_haze_map_is_the_dark_channel_of_the_haze_features():
-    from airken.haze_features import dark_channel
-    from airken.scene import _RAMP, haze_map
+    from airken.core.haze_features import dark_channel
+    from airken.core.scene import _RAMP, haze_map
 
     a = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     expected = _RAMP[dark_channel(a, 15)]
@@ -186,7 +186,7 @@ def test_haze_map_is_the_dark_channel_of_the_haze_features():
 
 
 def test_a_black_and_white_photo_is_read_but_never_relied_on():
-    from airken.scene import WARN_GREY
+    from airken.core.scene import WARN_GREY
 
     skimage = pytest.importorskip("skimage")
     grey = Image.open(Path(skimage.__file__).parent / "data" / "camera.png").convert("RGB")  # a grey field and sky
@@ -197,7 +197,7 @@ def test_a_black_and_white_photo_is_read_but_never_relied_on():
 
 
 def test_the_predictor_marks_a_black_and_white_verdict_unsure():
-    from airken.predictor import get_predictor
+    from airken.core.predictor import get_predictor
 
     pred = get_predictor().predict(EXAMPLES / "fog-pier.jpg")
     assert pred.label is not None and pred.uncertain
@@ -223,7 +223,7 @@ def test_little_sky_makes_the_reading_unreliable(examples):
 
 
 def test_a_graphic_on_white_is_never_given_a_sure_verdict():
-    from airken.predictor import get_predictor
+    from airken.core.predictor import get_predictor
 
     skimage = pytest.importorskip("skimage")
     pred = get_predictor().predict(Path(skimage.__file__).parent / "data" / "logo.png")

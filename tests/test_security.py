@@ -3,7 +3,7 @@ every event a client can reach, against canary files the server must never open;
 HTTP edges (security headers, malformed Range, unknown endpoints) and the upload folder's
 sweeping (cut-off uploads, shutdown).
 
-The rule itself (airken.uploads) is tested here directly too, without a server.
+The rule itself (airken.web.uploads) is tested here directly too, without a server.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import AppServer
 
-from airken import sweeper, uploads
-from airken.classes import LABELS, WORDS
+from airken.core.classes import LABELS, WORDS
+from airken.web import sweeper, uploads
 from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

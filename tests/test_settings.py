@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from airken import settings
-from airken.intake import IntakeLimits
-from airken.model import default_threads
+from airken.core.intake import IntakeLimits
+from airken.core.model import default_threads
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +37,8 @@ def test_values_are_parsed_to_their_types(monkeypatch, tmp_path):
 
 
 def test_air_and_donation_settings_live_here_too(monkeypatch, tmp_path):
-    from airken.donate import DonateSettings
-    from airken.openmeteo import AirSettings
+    from airken.airmodel.donate import DonateSettings
+    from airken.airmodel.openmeteo import AirSettings
 
     monkeypatch.setenv("AIRKEN_AIR", "off")
     monkeypatch.setenv("AIRKEN_AIR_URL", "http://127.0.0.1:1/v1/air-quality")

@@ -1,4 +1,4 @@
-"""airken.structure and the intake around it: a file's layout is judged before any decoder
+"""airken.core.structure and the intake around it: a file's layout is judged before any decoder
 sees it, only the first frame is read (frames are never counted), and no full-size copy of
 an image is converted."""
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hostile import (
 )
 from PIL import GifImagePlugin, Image, TiffImagePlugin
 
-from airken import intake, structure
-from airken.intake import ImageRejected, load_image
+from airken.core import intake, structure
+from airken.core.intake import ImageRejected, load_image
 
 
 @pytest.mark.parametrize("make, at_limit, over", [

@@ -23,7 +23,7 @@ try:
 except ImportError:  # pytest --import-mode=importlib does not put tests/ on sys.path
     from tests.hub_server import FakeHub, HangingServer, closed_port
 
-from airken.weights import (
+from airken.core.weights import (
     ModelSource,
     ModelUnavailable,
     read_manifest,
@@ -44,10 +44,10 @@ logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(le
 started = time.monotonic()
 try:
     if sys.argv[2:] == ["load"]:  # what the app and the CLI do at start (bundled: AIRKEN_BUNDLED_DIR)
-        from airken.predictor import Predictor
+        from airken.core.predictor import Predictor
         src = Predictor.load(instances=1).source
     else:
-        from airken.weights import resolve_model
+        from airken.core.weights import resolve_model
         src = resolve_model(bundled_dir=Path(sys.argv[1]))
     out = {**src.to_dict(), "path": str(src.path)}
 except RuntimeError as e:
@@ -328,7 +328,7 @@ def test_missing_explicit_path_is_an_error_not_a_fallback(tmp_path, no_hub):
 
 def test_bundled_copy_is_verified(tmp_path, no_hub, caplog):
     bundled = make_bundled(tmp_path / "models", pin=(REPO, "0" * 40, _sha(V1)))
-    with caplog.at_level("INFO", logger="airken.weights"):
+    with caplog.at_level("INFO", logger="airken.core.weights"):
         src = resolve_model(bundled_dir=bundled)
     assert (src.source, src.sha256, src.filename, src.verified) == ("bundled", _sha(BUNDLED), FILE, True)
     assert src.path == bundled / FILE
@@ -397,7 +397,7 @@ def broken_copies(folder: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("damage", ["text", "empty", "truncated", "header"])
 def test_explicit_file_litert_cannot_run_is_an_error_like_a_missing_one(tmp_path, no_hub, damage):
-    from airken.predictor import Predictor
+    from airken.core.predictor import Predictor
 
     no_hub.setenv("AIRKEN_MODEL_PATH", str(broken_copies(tmp_path)[damage]))
     with pytest.raises(ModelUnavailable) as err:
@@ -408,7 +408,7 @@ def test_explicit_file_litert_cannot_run_is_an_error_like_a_missing_one(tmp_path
 
 
 def test_bundled_file_litert_cannot_run_says_reinstall(tmp_path, no_hub):
-    from airken.predictor import Predictor
+    from airken.core.predictor import Predictor
 
     bundled = make_bundled(tmp_path / "models", data=broken_copies(tmp_path / "b")["truncated"].read_bytes())
     no_hub.setenv("AIRKEN_BUNDLED_DIR", str(bundled))

@@ -16,7 +16,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from airken.weights import sha256_file, write_manifest
+from airken.core.weights import sha256_file, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,10 @@ def choose_variant(metrics: dict, variant: str = "auto") -> str:
 def read_examples(run_dir: Path, metrics: dict) -> dict:
     """The app's example photos, read by the exported file this run would ship, with these
     metrics (fusion, calibration, prior): a sanity table, never used for fitting."""
+    from airken.core.model import TFLiteModel
+    from airken.core.predictor import Predictor
+    from airken.core.weights import ModelSource
     from airken.examples import markdown, read_examples, summary
-    from airken.model import TFLiteModel
-    from airken.predictor import Predictor
-    from airken.weights import ModelSource
 
     path = run_dir / "export" / metrics["export"][choose_variant(metrics)]["file"]
     source = ModelSource(path, "local", None, None, sha256_file(path), path.name)

@@ -6,7 +6,7 @@ it has never seen more so. Temperature scaling divides the logits by one number 
 validation frames (minimum negative log-likelihood); it changes how sure the model says it
 is, never which class it picks. numpy only (matplotlib for the diagram). The temperature
 functions themselves (``apply_temperature``, ``softmax``, ``to_logits``) are the app's, from
-airken.calibration, so training and the app scale in exactly one way.
+airken.core.calibration, so training and the app scale in exactly one way.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 # re-exported: train.train and train.places call calibrate.apply_temperature
-from airken.calibration import apply_temperature, is_probabilities, softmax, to_logits  # noqa: F401
+from airken.core.calibration import apply_temperature, is_probabilities, softmax, to_logits  # noqa: F401
 
 log = logging.getLogger(__name__)
 

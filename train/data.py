@@ -3,7 +3,7 @@ oversampling and the tf.data input pipeline.
 
 A data folder holds ``images/`` and ``labels.csv`` with at least the columns ``file``,
 ``date`` and ``pm25`` or ``label``. Images are decoded with the same code the app uses
-(:func:`airken.intake.load_image` + :func:`airken.preprocess.to_model_input`), so the
+(:func:`airken.core.intake.load_image` + :func:`airken.core.preprocess.to_model_input`), so the
 model is trained on exactly the pixels it will see in production.
 
 TensorFlow is imported only inside :func:`make_tf_dataset` and :func:`augment_fn`; everything
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from airken.classes import LABELS, class_by_name, class_for_pm25
-from airken.intake import ImageRejected, load_image
-from airken.preprocess import MODEL_INPUT_SIZE, to_model_input
+from airken.core.classes import LABELS, class_by_name, class_for_pm25
+from airken.core.intake import ImageRejected, load_image
+from airken.core.preprocess import MODEL_INPUT_SIZE, to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _HOUR_RE = re.compile(r"(?:^|[T\s])(\d{1,2}):(\d{2})")
 @dataclass
 class Sample:
     path: Path
-    label: int  # index into airken.classes.LABELS
+    label: int  # index into airken.core.classes.LABELS
     pm25: float | None
     date: str  # local date, YYYY-MM-DD; splits never cut through a (place, date)
     hour: int | None
@@ -165,7 +165,7 @@ def read_folder(folder: str | os.PathLike) -> tuple[list[Sample], Problems]:
     """Read ``folder/labels.csv`` and ``folder/images``.
 
     When ``pm25`` is given the label is recomputed from it with the class table
-    (airken/classes.py); ``label`` is used only where ``pm25`` is empty. Unlabelled rows are
+    (airken/core/classes.py); ``label`` is used only where ``pm25`` is empty. Unlabelled rows are
     skipped and counted (``problems.unlabelled``). Rows naming a missing file, a file outside
     images/, a duplicate file, a bad pm25 or label, or no date are skipped and listed in
     ``problems``. Raises FileNotFoundError / ValueError when the folder itself is unusable.

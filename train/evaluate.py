@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from airken.classes import LABELS
-from airken.fusion import HazeModel
-from airken.haze_features import colour_features_batch
-from airken.measurements import SYSTEM_NAMES
+from airken.card.measurements import SYSTEM_NAMES
+from airken.core.classes import LABELS
+from airken.core.fusion import HazeModel
+from airken.core.haze_features import colour_features_batch
 from train.data import Sample, class_weights, daylight_mask, grouped_kfold, labels_of, reading_ids
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def majority_baseline(y_train: Any, n_test: int) -> np.ndarray:
 def fit_logistic(x: np.ndarray, y: Any, sample_weight: np.ndarray | None = None, c: float = 1.0,
                  standardise: bool = True, n_classes: int = len(LABELS)) -> HazeModel:
     """The one logistic regression of every table: (standardised) features + multinomial
-    logistic regression, as a numpy model the app can run (airken.fusion.HazeModel; its
+    logistic regression, as a numpy model the app can run (airken.core.fusion.HazeModel; its
     ``proba_features`` gives all three classes, 0 for a class training never saw). The
     colour/haze baseline, the linear probe, the shipped haze model and train.places' recipes
     are all this."""
@@ -128,8 +128,8 @@ def fit_logistic(x: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
 
 def fit_haze_model(feats: np.ndarray, y: Any, sample_weight: np.ndarray | None = None,
                    c: float = 1.0) -> HazeModel:
-    """The colour/haze model as the app runs it (airken.fusion): fit_logistic on the
-    airken.haze_features of the frames. train.places' colour rows and train.train's fusion
+    """The colour/haze model as the app runs it (airken.core.fusion): fit_logistic on the
+    airken.core.haze_features of the frames. train.places' colour rows and train.train's fusion
     both use this, so the leave-one-place-out numbers are those of the shipped haze model."""
     return fit_logistic(feats, y, sample_weight, c)
 
@@ -151,7 +151,7 @@ def _colour_inputs(x: np.ndarray) -> np.ndarray:
 
 def colour_baseline(x_train: np.ndarray, y_train: Any, x_test: np.ndarray) -> np.ndarray:
     """Colour/haze feature model. x_*: uint8 images (N, H, W, 3) or precomputed
-    airken.haze_features matrices (N, F)."""
+    airken.core.haze_features matrices (N, F)."""
     return _balanced_predict(_colour_inputs(x_train), y_train, _colour_inputs(x_test))
 
 

@@ -99,7 +99,7 @@ def _compute_dtype(layer: tf.keras.layers.Layer) -> str | None:
 def tflite_predict(path: str | Path, x: np.ndarray, threads: int | None = None) -> np.ndarray:
     """Probabilities (N, classes) float32 from a .tflite file for uint8 images (N, H, W, 3),
     through the app's own runner."""
-    from airken.model import TFLiteModel
+    from airken.core.model import TFLiteModel
 
     return TFLiteModel(path, threads=threads).run_batch(_check_images(x))
 

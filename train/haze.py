@@ -41,7 +41,7 @@ def depth_proxy(x: np.ndarray, sky: np.ndarray | None = None) -> np.ndarray:
     row when there is no sky)."""
     h, w = x.shape[:2]
     if sky is None:
-        from airken.scene import sky_mask
+        from airken.core.scene import sky_mask
 
         sky = sky_mask(Image.fromarray(x))
     rows = np.flatnonzero(sky.mean(axis=1) >= 0.5)

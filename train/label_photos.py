@@ -2,7 +2,7 @@
 
     python -m train.label_photos FOLDER --out DATA_FOLDER [--link] [--air-url URL]
 
-Reads each photo's EXIF time and GPS position (the app's own decoder, airken.intake), asks the
+Reads each photo's EXIF time and GPS position (the app's own decoder, airken.core.intake), asks the
 Open-Meteo air-quality archive (Copernicus CAMS) for the hourly PM2.5 of that 0.1° cell and
 hour, and writes a data folder that train/ reads: images/ (copies, or links with --link) and
 labels.csv with pm25, label, place (the grid cell), date, timestamp_local, daylight and
@@ -32,9 +32,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from airken.air import LABEL_COLUMNS, label_row
-from airken.intake import ImageRejected, read_photo
-from airken.openmeteo import AirError, AirSettings, OpenMeteo, round_place
+from airken.airmodel.openmeteo import AirError, AirSettings, OpenMeteo, round_place
+from airken.airmodel.report import LABEL_COLUMNS, label_row
+from airken.core.intake import ImageRejected, read_photo
 
 log = logging.getLogger("train.label_photos")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 from train import data, evaluate, log_to, verdicts
 from train.places.features import LiteFeatures, compute_features, load_samples, thin
 from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
@@ -168,7 +168,7 @@ def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray
 
 def colour_on_examples(ctx: Context, folds) -> list[np.ndarray]:
     """Every fold's colour/haze model (train.places' colour baseline) on the example photos."""
-    from airken.haze_features import colour_features_batch
+    from airken.core.haze_features import colour_features_batch
 
     colour = colour_features_batch(example_inputs(224))
     return [colour_model(ctx, f.train).proba_features(colour) for f in folds]
@@ -210,8 +210,8 @@ def example_names() -> list[str]:
 
 def example_inputs(size: int) -> np.ndarray:
     """Model inputs of example_names' photos, decoded as the app does."""
-    from airken.intake import load_image
-    from airken.preprocess import to_model_input
+    from airken.core.intake import load_image
+    from airken.core.preprocess import to_model_input
 
     return np.stack([to_model_input(load_image(EXAMPLES / f"{n}.jpg"), size) for n in example_names()])
 

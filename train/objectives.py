@@ -20,7 +20,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from airken.classes import DANGER_ABOVE, HEALTHY_BELOW
+from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW
 from train.haze import DEFAULT_HAZE, HazeRange, haze_tf
 
 keras = tf.keras

@@ -29,10 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from airken.classes import CLASSES, LABELS
-from airken.datasets import datasets_used
-from airken.model_card import MODEL_FILES, license_text, model_card
-from airken.preprocess import MODEL_INPUT_SIZE
+from airken.card.datasets import datasets_used
+from airken.core.classes import CLASSES, LABELS
+from airken.core.preprocess import MODEL_INPUT_SIZE
+from train.model_card import MODEL_FILES, license_text, model_card
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def preprocessing_json(files: list[str]) -> dict:
         "normalisation": "inside the model: (x - 127) / 128; feed plain pixels",
         "inputs": {name: MODEL_FILES[name] for name in files},
         "output": "softmax probabilities over labels.json 'labels', in that order",
-        "reference_code": "airken/preprocess.py: to_model_input()",
+        "reference_code": "airken/core/preprocess.py: to_model_input()",
     }
 
 

@@ -10,7 +10,7 @@
    at a lower learning rate. Both phases stop early on validation loss (patience 2) and
    restore the best weights.
 4. Late fusion: a colour/haze logistic regression fitted on the training frames, averaged
-   with the network's probabilities (``--fusion``; the app does the same, airken.fusion).
+   with the network's probabilities (``--fusion``; the app does the same, airken.core.fusion).
 5. Evaluate on the held-out days beside the baselines, fit the temperature, export TFLite
    float16 and int8, check TFLite against Keras, and write metrics.json + report.md.
 
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from airken.fusion import Fusion
-from airken.haze_features import colour_features_batch
-from airken.prior import UNIFORM, WORLD_PRIOR
+from airken.core.fusion import Fusion
+from airken.core.haze_features import colour_features_batch
+from airken.core.prior import UNIFORM, WORLD_PRIOR
 from train import calibrate as cal
 from train import data, evaluate, log_to, objectives
 from train.backbone import backbone_input_size, build_backbone

@@ -8,10 +8,10 @@ the model never saw:
 
 1. temperature, fitted on days of the training places (as shipped), beside one fitted on
    held-out places (each fold's on the other folds' places);
-2. the class prior (airken.prior): no correction, the world prior;
+2. the class prior (airken.core.prior): no correction, the world prior;
 3. the "unsure" threshold, chosen on held-out places the same way, and selective accuracy
    at fixed coverage;
-4. per-place profiles (airken.profiles) fitted on k = 3, 5, 10 hourly readings of the
+4. per-place profiles (airken.core.profiles) fitted on k = 3, 5, 10 hourly readings of the
    held-out place, tested on its other readings, beside zero-shot on the same frames;
 5. the example photos of the app (assets/examples): verdict, confidence, scene warnings.
 
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from airken.classes import LABELS
-from airken.prior import UNIFORM, WORLD_PRIOR, apply_prior
-from airken.profiles import STRENGTH, fit_offsets, shift
+from airken.core.classes import LABELS
+from airken.core.prior import UNIFORM, WORLD_PRIOR, apply_prior
+from airken.core.profiles import STRENGTH, fit_offsets, shift
 from train import calibrate, evaluate
 from train.places.folds import Fold
 
@@ -139,7 +139,7 @@ def few_shot_table(outputs: Sequence[FoldOutput], y: np.ndarray, readings: np.nd
     """Per-place profiles from k readings of the held-out place, tested on its other readings.
 
     For every k, places with more than k readings take part; each draw picks k readings at
-    random, fits the profile (airken.profiles.fit_offsets, on the calibrated probabilities)
+    random, fits the profile (airken.core.profiles.fit_offsets, on the calibrated probabilities)
     and scores the other frames. Pooled over the places that take part, mean and spread over
     the draws, beside zero-shot on exactly the same frames."""
     rng = np.random.default_rng(seed)
@@ -187,8 +187,8 @@ def examples_table(names: Sequence[str], outputs: Sequence[FoldOutput], threshol
 
 
 def scene_checks(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
-    from airken.intake import load_image
-    from airken.scene import check_scene
+    from airken.core.intake import load_image
+    from airken.core.scene import check_scene
 
     out = {}
     for path in paths:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from airken.preprocess import to_model_input
+from airken.core.preprocess import to_model_input
 from train.backbone import (
     UnsafePickleError,
     build_backbone,

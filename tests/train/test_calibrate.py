@@ -96,7 +96,7 @@ def test_uncertain_threshold_edge_cases():
 
 
 def test_training_and_the_app_scale_with_one_function():
-    import airken.calibration
+    import airken.core.calibration
 
-    assert calibrate.apply_temperature is airken.calibration.apply_temperature
-    assert calibrate.softmax is airken.calibration.softmax
+    assert calibrate.apply_temperature is airken.core.calibration.apply_temperature
+    assert calibrate.softmax is airken.core.calibration.softmax

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 from tests.train.datasets import make_folder
 from train.data import (
     Sample,
@@ -131,7 +131,7 @@ def test_load_arrays_and_cache(read, tmp_path):
 
 
 def test_load_arrays_bad_file_names_it(read):
-    from airken.intake import ImageRejected
+    from airken.core.intake import ImageRejected
 
     samples, _ = read
     bad = [s for s in samples if s.path.name == "corrupt.jpg"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airken.classes import LABELS
-from airken.haze_features import FEATURE_NAMES, colour_features, colour_features_batch
+from airken.core.classes import LABELS
+from airken.core.haze_features import FEATURE_NAMES, colour_features, colour_features_batch
 from tests.train.datasets import make_folder
 from train.data import Sample, labels_of, load_arrays, read_folder, split_by_date
 from train.evaluate import (
@@ -183,7 +183,7 @@ def test_caveat_for_thin_test_class():
 def test_haze_model_reproduces_sklearn_and_runs_without_it():
     from sklearn.linear_model import LogisticRegression
 
-    from airken.fusion import HazeModel
+    from airken.core.fusion import HazeModel
     from train.evaluate import fit_haze_model
 
     rng = np.random.default_rng(0)

@@ -60,7 +60,7 @@ def test_fold_runs_train_train_with_its_settings_and_writes_a_report(result):
 
 
 def test_summary_is_what_the_card_and_the_about_tab_show(result):
-    from airken.measurements import places_markdown
+    from airken.card.measurements import places_markdown
 
     _, metrics = result
     block = lopo.summary(metrics, "network_fused")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airken.haze_features import dark_channel
+from airken.core.haze_features import dark_channel
 from train import objectives
 from train.haze import NEAR, depth_proxy, hazier_copies
 

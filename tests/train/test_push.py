@@ -13,7 +13,7 @@ import pytest
 yaml = pytest.importorskip("yaml")
 pytest.importorskip("huggingface_hub")
 
-from airken.classes import LABELS  # noqa: E402
+from airken.core.classes import LABELS  # noqa: E402
 from train import push as push_mod  # noqa: E402
 from train.push import build_repo_folder, main, push  # noqa: E402
 
@@ -167,7 +167,7 @@ def test_card_and_metrics_carry_the_per_place_table(run_dir, tmp_path):
 
 
 def test_per_place_verdict_follows_the_numbers(run_dir, tmp_path):
-    from airken.measurements import verdict
+    from airken.card.measurements import verdict
     from train.push import with_places
 
     good = with_places({}, _lopo_dir(tmp_path, (0.7, 0.8)))["places"]

@@ -96,7 +96,7 @@ def test_run_records_its_prior_what_its_features_carry_and_the_example_photos(ru
 
 
 def test_run_ships_the_haze_model_it_was_evaluated_with(run):
-    from airken.fusion import Fusion
+    from airken.core.fusion import Fusion
 
     out, metrics, _ = run
     saved = json.loads((out / "metrics.json").read_text())
@@ -108,7 +108,7 @@ def test_run_ships_the_haze_model_it_was_evaluated_with(run):
 def test_every_generalisation_option_trains_exports_and_runs_in_litert(tmp_path):
     """Haze and within-place ranking, the log-PM2.5 head, the sky crop and source balance in
     one tiny run: the exported file still takes pixels and gives three probabilities."""
-    from airken.model import TFLiteModel
+    from airken.core.model import TFLiteModel
 
     folder = make_folder(tmp_path, day_labels=(0, 1, 2, 0, 1, 2, 0, 1), bad=False)
     phones = make_folder(tmp_path, name="phones", day_labels=(2, 1, 0, 2), bad=False, place="alpha", seed=3)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from airken.haze_features import FEATURE_NAMES, colour_features_batch
-from airken.preprocess import MODEL_INPUT_SIZE
+from airken.core.haze_features import FEATURE_NAMES, colour_features_batch
+from airken.core.preprocess import MODEL_INPUT_SIZE
 from train import data
 from train.data import Sample
 
@@ -82,7 +82,7 @@ def _resize(a: np.ndarray, size: int) -> np.ndarray:
 
 def sky_rows(x: np.ndarray) -> int:
     """Rows to keep from the top so that 95 % of the sky mask lies above the cut."""
-    from airken.scene import sky_mask
+    from airken.core.scene import sky_mask
 
     h = x.shape[0]
     mask = sky_mask(Image.fromarray(x))
@@ -131,7 +131,7 @@ class LiteFeatures:
     """Frozen EfficientNet-Lite pooled features (1280), as train.train's backbone gives.
 
     The Keras backbone is converted once to a float32 TFLite file (cached next to the
-    features) and run with the app's LiteRT runner (airken.model.TFLiteModel.run_batch):
+    features) and run with the app's LiteRT runner (airken.core.model.TFLiteModel.run_batch):
     about 6x the images/s of Keras predict on 2 CPU cores, the same numbers (max |diff| ~1e-5).
     Images come at the variant's own input size (224, 240, 260).
     """
@@ -144,7 +144,7 @@ class LiteFeatures:
         self._model = None
 
     def _load(self):
-        from airken.model import TFLiteModel
+        from airken.core.model import TFLiteModel
 
         path = self.cache_dir / f"{self.name}-backbone-float32.tflite"
         if not path.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 
 
 def _f(v: Any, digits: int = 3) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from airken import measurements
-from airken.classes import LABELS
+from airken.card import measurements
+from airken.core.classes import LABELS
 from train import calibrate, data, evaluate, log_to
 from train.places.features import VIEWS, LiteFeatures, PixelFeatures, compute_features, load_samples, thin
 from train.places.folds import (

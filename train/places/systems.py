@@ -13,7 +13,7 @@ from datetime import date as Date
 
 import numpy as np
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 from train import data, evaluate
 from train.data import Sample
 from train.places.features import FeatureSet

@@ -1,20 +1,20 @@
 """The About tab, for a lay visitor: the plain limits and one honest number first, then the
 measurements, the model file, the data credits and the example photos' licences, each a
-section the page folds away. Markdown only; airken.ui lays it out. The Hub model card
-(airken.model_card) carries the same numbers for the maintainer.
+section the page folds away. Markdown only; airken.web.ui lays it out. The Hub model card
+(train.model_card) carries the same numbers for the maintainer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from airken.classes import CLASSES, LABELS, WORDS
-from airken.datasets import datasets_used
-from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
-from airken.render import percent, units
+from airken.card.datasets import datasets_used
+from airken.card.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
+from airken.core.classes import CLASSES, LABELS, WORDS
+from airken.examples import EXAMPLES_DIR
+from airken.web.render import percent, units
 
-EXAMPLES_CREDITS = Path(__file__).resolve().parent.parent / "assets" / "examples" / "ATTRIBUTION.md"
+EXAMPLES_CREDITS = EXAMPLES_DIR / "ATTRIBUTION.md"
 KEY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 SECTION_TITLES = (("daylight", "daylight photos"), ("all", "all photos"))
 # Keys of train/train.py's metrics.json drawn as tables below, or no numbers a visitor needs

@@ -27,8 +27,8 @@ from pathlib import Path
 from PIL import ExifTags, Image
 
 from airken import settings
-from airken.air import LABEL_COLUMNS, label_row
-from airken.intake import Photo
+from airken.airmodel.report import LABEL_COLUMNS, label_row
+from airken.core.intake import Photo
 
 log = logging.getLogger(__name__)
 

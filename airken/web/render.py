@@ -1,6 +1,6 @@
 """What the page shows for a Prediction: the verdict card, the probabilities, the plan for
 the day, the modelled PM2.5 beside them (its line, the 48-hour chart, the best times) and the
-batch table, as HTML, in one vocabulary (airken.classes WORDS) and one number format (whole
+batch table, as HTML, in one vocabulary (airken.core.classes WORDS) and one number format (whole
 percentages). Plain functions of their inputs, no Gradio.
 
 A card is always one of: empty (before a photo), reading, unsure, refused (the scene checks
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from airken.classes import (
+from airken.airmodel.openmeteo import CREDIT, OFF
+from airken.core.classes import (
     CLASSES,
     DANGER_ABOVE,
     HEALTHY_BELOW,
@@ -27,10 +28,9 @@ from airken.classes import (
     WORDS,
     class_by_name,
 )
-from airken.openmeteo import CREDIT, OFF
 
 if TYPE_CHECKING:
-    from airken.predictor import Prediction
+    from airken.core.predictor import Prediction
 
 ERROR_HEADLINE = "Can't use this file"
 NO_PLACE = ("No modelled PM2.5 yet: the photo carries no GPS position and time. Use your location or "
@@ -133,7 +133,7 @@ def verdict_card(pred: Prediction) -> str:
 
 @dataclass(frozen=True)
 class Threshold:
-    """The "unsure" line of the model (airken.calibration), in words for the page."""
+    """The "unsure" line of the model (airken.core.calibration), in words for the page."""
 
     below: float  # confidence under which a reading is unsure
     accuracy_above: float | None = None  # accuracy of the readings at or above it, where it was chosen
@@ -192,8 +192,8 @@ def status(message: str) -> str:
     return f'<p class="ak-status" role="status">{_esc(message)}</p>' if message else ""
 
 
-# ---------------------------------------------------------------- the modelled PM2.5 (airken.air_panel)
-# Everything below reads the "air" block of the JSON (airken.air.AirReport.to_dict()).
+# ---------------------------------------------------------------- the modelled PM2.5 (airken.web.panel)
+# Everything below reads the "air" block of the JSON (airken.airmodel.report.AirReport.to_dict()).
 
 
 def _hm(iso: str) -> str:

@@ -3,7 +3,7 @@ written by ``train.lopo.summary``), in words a visitor can read. Shared by the a
 tab and the model card."""
 from __future__ import annotations
 
-from airken.classes import WORDS
+from airken.core.classes import WORDS
 
 # One display name per system that training measures, for the About tab, the model card and
 # the training reports. "model" is train.train's row, the network_* rows are train.lopo's.
@@ -20,7 +20,7 @@ SYSTEM_NAMES = {
 }
 # What each baseline is, in a line.
 SYSTEM_NOTES = {
-    "colour": "11 colour and haze numbers of the photo (airken.haze_features) and a logistic regression",
+    "colour": "11 colour and haze numbers of the photo (airken.core.haze_features) and a logistic regression",
     "linear_probe": "the frozen ImageNet backbone's features and a logistic regression, no fine-tuning",
     "majority": "the band most common in training, whatever the photo",
     "date_hour": "the date and hour of the photo, no image at all",

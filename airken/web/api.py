@@ -27,14 +27,14 @@ def photo_input() -> gr.Image:
 
 def where_inputs() -> list[gr.components.Component]:
     """Hidden optional inputs: where (latitude, longitude) and when (ISO 8601) the photo was
-    taken, for a photo whose EXIF does not say (airken.air)."""
+    taken, for a photo whose EXIF does not say (airken.airmodel.report)."""
     return [gr.Number(None, visible=False, label="Latitude (decimal degrees, rounded to 0.1)"),
             gr.Number(None, visible=False, label="Longitude (decimal degrees, rounded to 0.1)"),
             gr.Textbox(None, visible=False, label="Time the photo was taken (ISO 8601)")]
 
 
 def verdict_inputs() -> list[gr.components.Component]:
-    """Hidden optional inputs: the class prior and a place profile (airken.prior, airken.profiles)."""
+    """Hidden optional inputs: the class prior and a place profile (airken.core.prior, airken.core.profiles)."""
     return [gr.Textbox(None, visible=False, label='Class prior: "world" (default), "uniform", "train" or three shares '
                                                   '"healthy,moderate,danger"'),
             gr.Textbox(None, visible=False, label="Place profile: its JSON (from python -m airken calibrate)")]
@@ -42,7 +42,7 @@ def verdict_inputs() -> list[gr.components.Component]:
 
 def prediction_output() -> gr.JSON:
     """A hidden JSON output that tells API callers the shape of Prediction.to_dict()."""
-    from airken.predictor import Prediction
+    from airken.core.predictor import Prediction
 
     component = gr.JSON(visible=False, label="Prediction")
     component.api_info = lambda: prediction_schema(Prediction)

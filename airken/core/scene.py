@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from airken.haze_features import dark_channel
+from airken.core.haze_features import dark_channel
 
 GRID = 128  # long side of the grid the sky mask is computed on: smooth, and fast
 

@@ -1,7 +1,7 @@
 """One predict function behind every entry point (UI, API, CLI).
 
 bytes/path -> checked image (intake) -> scene checks -> model input -> probabilities ->
-Prediction. Bad files raise airken.intake.ImageRejected with a message for a person.
+Prediction. Bad files raise airken.core.intake.ImageRejected with a message for a person.
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from typing import BinaryIO
 import numpy as np
 
 from airken import settings
-from airken.calibration import Calibration
-from airken.classes import CLASSES, LABELS, UNSURE_WARNING
-from airken.fusion import Fusion
-from airken.intake import IntakeLimits, Photo, read_photo
-from airken.model import ModelUnreadable, TFLiteModel
-from airken.preprocess import to_model_input
-from airken.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
-from airken.profiles import PlaceProfile, resolve_place
-from airken.scene import check_scene
-from airken.weights import ModelSource, cannot_run, resolve_model
+from airken.core.calibration import Calibration
+from airken.core.classes import CLASSES, LABELS, UNSURE_WARNING
+from airken.core.fusion import Fusion
+from airken.core.intake import IntakeLimits, Photo, read_photo
+from airken.core.model import ModelUnreadable, TFLiteModel
+from airken.core.preprocess import to_model_input
+from airken.core.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
+from airken.core.profiles import PlaceProfile, resolve_place
+from airken.core.scene import check_scene
+from airken.core.weights import ModelSource, cannot_run, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try agai
 PROFILE_OTHER_MODEL = ("The place profile {name!r} was fitted on another model file: calibrate it again "
                        "(python -m airken calibrate) for a reliable reading.")
 
-ImageSource = bytes | str | os.PathLike | BinaryIO | Photo  # a Photo: already read (airken.air)
+ImageSource = bytes | str | os.PathLike | BinaryIO | Photo  # a Photo: already read (airken.airmodel.report)
 
 
 @dataclass
@@ -52,8 +52,8 @@ class Prediction:
     confidence: float | None = None  # calibrated probability of the label; None when refused
     uncertain: bool = False  # confidence under the model's unsure threshold, or a photo that cannot back one
     prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
-    place: str | None = None  # the place profile (airken.profiles) the probabilities were calibrated with
-    air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.air), or {"error"}
+    place: str | None = None  # the place profile (airken.core.profiles) the probabilities were calibrated with
+    air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.airmodel.report), or {"error"}
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
     # air-quality lookup: never serialised.
@@ -119,9 +119,9 @@ class Predictor:
 
     def predict(self, image: ImageSource, *, prior: PriorLike = None,
                 place: str | PlaceProfile | None = None) -> Prediction:
-        """Read one photo. ``prior``: the class prior of the place and hour (see airken.prior);
+        """Read one photo. ``prior``: the class prior of the place and hour (see airken.core.prior);
         None uses the default (AIRKEN_PRIOR, else the model's world prior). ``place``: a place
-        profile, or the name of a saved one (airken.profiles; default AIRKEN_PLACE), which
+        profile, or the name of a saved one (airken.core.profiles; default AIRKEN_PLACE), which
         calibrates the output to that camera and then stands in for the prior (a profile's
         JSON text works too). A bad prior or an unknown profile raises (BadPrior, BadProfile)
         before the photo is read."""
@@ -231,7 +231,7 @@ def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...] | None]
 
 def read_metrics(source: ModelSource) -> dict:
     """metrics.json beside the model file, or the bundled one when it describes this file."""
-    candidates = [source.path.parent / "metrics.json", Path(__file__).parent / "models" / "metrics.json"]
+    candidates = [source.path.parent / "metrics.json", Path(__file__).resolve().parents[1] / "models" / "metrics.json"]
     for path in candidates:
         try:
             metrics = json.loads(path.read_text())

@@ -2,7 +2,7 @@
 
 Gradio's own Blocks(delete_cache=...) sweeper walks the same sets of files while requests add
 to them; under steady traffic it dies at the first "Set changed size during iteration" and
-temp files then pile up for good. This one walks a snapshot and never stops. airken.ui's
+temp files then pile up for good. This one walks a snapshot and never stops. airken.web.ui's
 launch() runs it in the server's lifespan.
 """
 from __future__ import annotations

@@ -22,11 +22,12 @@ import pillow_heif
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 from pillow_heif.as_plugin import HeifImageFile
 
-from airken import memory, settings
-from airken.exif import Taken, read_taken
-from airken.preprocess import MODEL_INPUT_SIZE
-from airken.scene import CHECK_SIZE
-from airken.structure import TIFF_MAGIC, find_problem
+from airken import settings
+from airken.core import memory
+from airken.core.exif import Taken, read_taken
+from airken.core.preprocess import MODEL_INPUT_SIZE
+from airken.core.scene import CHECK_SIZE
+from airken.core.structure import TIFF_MAGIC, find_problem
 
 try:  # littlecms is optional in Pillow builds; without it CMYK converts naively
     from PIL import ImageCms

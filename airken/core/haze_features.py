@@ -1,5 +1,5 @@
 """Hand-made colour and haze features of a photo: the colour/haze baseline of the training
-pipeline, and the haze model the app averages with the network (airken.fusion).
+pipeline, and the haze model the app averages with the network (airken.core.fusion).
 
 Haze scatters light: the sky turns from blue to white-grey, colours lose saturation,
 distant contrast drops and the dark channel (per-pixel minimum over RGB and a small

@@ -1,9 +1,9 @@
 """The page's "air where you are" panel: the modelled PM2.5 beside the photo's verdict, the
 next 48 hours as a chart coloured by class, the best daylight windows, "Add to calendar",
-the location controls and the opt-in donation box. airken.render draws it; this module
+the location controls and the opt-in donation box. airken.web.render draws it; this module
 declares its components and events.
 
-The read tab in airken/ui.py places it and feeds it:
+The read tab in airken/web/ui.py places it and feeds it:
 
     tab.air = air_panel()              # beside the verdict: the air line, the place, the share box
     ...                                # the read event also takes tab.air.place (see where())
@@ -27,13 +27,13 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from airken import render
-from airken.air import air_block
-from airken.donate import CONSENT, donations
-from airken.ics import window_ics
-from airken.intake import ImageRejected, Photo
-from airken.openmeteo import AirError, default_client, round_place
-from airken.planner import ACTIVITIES
+from airken.airmodel.donate import CONSENT, donations
+from airken.airmodel.ics import window_ics
+from airken.airmodel.openmeteo import AirError, default_client, round_place
+from airken.airmodel.planner import ACTIVITIES
+from airken.airmodel.report import air_block
+from airken.core.intake import ImageRejected, Photo
+from airken.web import render
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def air_panel() -> AirPanel:
 
 
 def where(place: dict | None) -> dict:
-    """airken.air.predict_with_air's lat/lon for the session's place (none: the photo's own GPS)."""
+    """airken.airmodel.report.predict_with_air's lat/lon for the session's place (none: the photo's own GPS)."""
     return {"lat": place["lat"], "lon": place["lon"]} if isinstance(place, dict) and "lat" in place else {}
 
 
@@ -213,7 +213,7 @@ def _calendar(air: dict | None, activity: str, place: dict | None) -> Any:
         return gr.update(visible=False, value=None)
     name = (place or {}).get("name")
     where = f"{air['lat']}, {air['lon']}" if name in (None, MY_LOCATION) else name
-    # In Gradio's upload folder, where airken.sweeper ages it out like an upload.
+    # In Gradio's upload folder, where airken.web.sweeper ages it out like an upload.
     folder = Path(get_upload_folder()) / f"airken-ics-{uuid.uuid4().hex}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"airken-{activity.replace(' ', '-')}.ics"

@@ -68,8 +68,8 @@ class AirSettings:
     connect_timeout_s: float = _DEFAULTS.air_connect_timeout_s
     read_timeout_s: float = _DEFAULTS.air_read_timeout_s
     retry_after_s: float = _DEFAULTS.air_retry_s  # after a network failure, don't try that host again for this long
-    use_prior: bool = _DEFAULTS.air_prior  # the modelled PM2.5 as the photo's class prior (airken.air)
-    prior_sigma: float = _DEFAULTS.air_prior_sigma  # log-normal error of the modelled value (airken.air.class_shares)
+    use_prior: bool = _DEFAULTS.air_prior  # the modelled PM2.5 as the photo's class prior (airken.airmodel.report)
+    prior_sigma: float = _DEFAULTS.air_prior_sigma  # log-normal error of the modelled value
     cache_size: int = 512
 
     @classmethod

@@ -2,7 +2,7 @@
 
 Across places left out of training (train.lopo), neither the fine-tuned network nor the
 colour/haze logistic regression alone did as well as their average. The haze model is 11
-hand-made features (airken.haze_features) of the same 224 px input, standardised, and a
+hand-made features (airken.core.haze_features) of the same 224 px input, standardised, and a
 multinomial logistic regression; its numbers travel in the model's metrics.json ("fusion").
 Numpy only.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from airken.haze_features import FEATURE_NAMES, colour_features
+from airken.core.haze_features import FEATURE_NAMES, colour_features
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class HazeModel:
     @classmethod
     def from_dict(cls, d: dict) -> HazeModel:
         if list(d.get("features", FEATURE_NAMES)) != list(FEATURE_NAMES):
-            raise ValueError("haze model was fitted on other features than airken.haze_features computes")
+            raise ValueError("haze model was fitted on other features than airken.core.haze_features computes")
         model = cls(np.asarray(d["mean"], float), np.asarray(d["std"], float), np.asarray(d["coef"], float),
                     np.asarray(d["intercept"], float), tuple(int(c) for c in d["classes"]), int(d.get("n_classes", 3)))
         f = len(FEATURE_NAMES)

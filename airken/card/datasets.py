@@ -1,7 +1,7 @@
 """The data sets the model learned from: credits, licences, links and known limits.
 
-The one home of these words: the app's About tab and the Hub model card (airken.about,
-airken.model_card) and the training reports render them from here.
+The one home of these words: the app's About tab and the Hub model card (airken.web.about,
+train.model_card) and the training reports render them from here.
 """
 from __future__ import annotations
 

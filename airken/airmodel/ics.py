@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from icalendar import Calendar, Event
 
-from airken.openmeteo import CREDIT
+from airken.airmodel.openmeteo import CREDIT
 
 
 def window_ics(activity: str, window: dict, where: str) -> bytes:

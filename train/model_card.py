@@ -1,16 +1,16 @@
 """The Hub model card of a trained model (README.md of its model repo), written by
-train/push.py and train/bundle.py. It mirrors the app's About tab (airken.about): the same
-data credits (airken.datasets), system names and per-place table (airken.measurements).
+train/push.py and train/bundle.py. It mirrors the app's About tab (airken.web.about): the same
+data credits (airken.card.datasets), system names and per-place table (airken.card.measurements).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from airken.classes import CLASSES, LABELS
-from airken.datasets import DataSet
-from airken.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
-from airken.preprocess import MODEL_INPUT_SIZE
+from airken.card.datasets import DataSet
+from airken.card.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
+from airken.core.classes import CLASSES, LABELS
+from airken.core.preprocess import MODEL_INPUT_SIZE
 
 MODEL_FILES = {  # file -> what it takes
     "airken-int8.tflite": "uint8 pixels 0-255 (input scale 1, zero point 0); float32 output",
@@ -119,7 +119,7 @@ def _card_body(metrics: dict, name: str, files: list[str], pngs: list[str],
         out += ["That is the network alone. The published numbers are for the network averaged with "
                 "the colour/haze model in `metrics.json` (\"fusion\") and the temperature in "
                 "\"calibration\"; with the Airken app's `airken` package:", "",
-                "```python", "import json", "from airken.fusion import Fusion", "",
+                "```python", "import json", "from airken.core.fusion import Fusion", "",
                 'fused = Fusion.from_metrics(json.load(open("metrics.json"))).apply(probs, x[0])', "```", ""]
     out += ["## Intended use", "",
             "- A rough, explainable indication of the PM2.5 class from a daytime photo of the "

@@ -57,9 +57,9 @@ from urllib.parse import urlsplit
 
 from airken import settings
 
-log = logging.getLogger("airken.weights")
+log = logging.getLogger("airken.core.weights")
 
-PACKAGE_MODELS_DIR = Path(__file__).resolve().parent / "models"
+PACKAGE_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MANIFEST_NAME = "manifest.json"
 DEFAULT_FILENAME = "airken.tflite"
 

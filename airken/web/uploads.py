@@ -18,7 +18,7 @@ from typing import Any
 
 from gradio.utils import get_upload_folder
 
-from airken.intake import ImageRejected
+from airken.core.intake import ImageRejected
 
 log = logging.getLogger(__name__)
 

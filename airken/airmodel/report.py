@@ -18,13 +18,13 @@ from datetime import datetime, timedelta, timezone
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from airken.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
-from airken.intake import Photo, read_photo
-from airken.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMeteo, default_client, round_place
-from airken.planner import Window, best_windows, is_daylight
+from airken.airmodel.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMeteo, default_client, round_place
+from airken.airmodel.planner import Window, best_windows, is_daylight
+from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
+from airken.core.intake import Photo, read_photo
 
 if TYPE_CHECKING:
-    from airken.predictor import ImageSource, Prediction, Predictor
+    from airken.core.predictor import ImageSource, Prediction, Predictor
 
 log = logging.getLogger(__name__)
 

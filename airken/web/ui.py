@@ -1,9 +1,9 @@
 """The Airken web page (Gradio Blocks): the declaration of the page and its events.
 
-The work lives elsewhere: the predictor reads the photo (airken.predictor, with the
-modelled PM2.5 of airken.air), airken.render draws the verdict, plan, air panel and batch
-table, airken.air_panel declares the air panel and its events, airken.about writes the About
-tab and airken.sweeper deletes old uploads. Every event reads its file through `_path_of`.
+The work lives elsewhere: the predictor reads the photo (airken.core.predictor, with the
+modelled PM2.5 of airken.airmodel.report), airken.web.render draws the verdict, plan, air panel and batch
+table, airken.web.panel declares the air panel and its events, airken.web.about writes the About
+tab and airken.web.sweeper deletes old uploads. Every event reads its file through `_path_of`.
 The `/predict` API endpoint returns Prediction.to_dict(), the JSON that `python -m airken
 predict --json` prints (plus the file's path there); `/air` is the modelled PM2.5 alone.
 
@@ -21,20 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from airken import air_panel, render, settings, sweeper
-from airken.about import about_page
-from airken.air import predict_with_air
-from airken.api import photo_input, prediction_output, verdict_inputs, where_inputs
+from airken import settings
+from airken.airmodel.report import predict_with_air
+from airken.core.intake import ImageRejected, Photo, read_photo, too_big_message
+from airken.core.prior import BadPrior, parse_prior
+from airken.core.profiles import BadProfile, read_profile_file, resolve_place
+from airken.core.scene import haze_map
 from airken.examples import EXAMPLES_DIR, example_paths, title
-from airken.intake import ImageRejected, Photo, read_photo, too_big_message
-from airken.middleware import exception_handlers, middleware
-from airken.prior import BadPrior, parse_prior
-from airken.profiles import BadProfile, read_profile_file, resolve_place
-from airken.scene import haze_map
-from airken.uploads import uploaded_path
+from airken.web import panel as air_panel
+from airken.web import render, sweeper
+from airken.web.about import about_page
+from airken.web.api import photo_input, prediction_output, verdict_inputs, where_inputs
+from airken.web.middleware import exception_handlers, middleware
+from airken.web.uploads import uploaded_path
 
 if TYPE_CHECKING:
-    from airken.predictor import Prediction, Predictor
+    from airken.core.predictor import Prediction, Predictor
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ SCROLL_TO_VERDICT = """() => { setTimeout(() => {
 def _path_of(image: Any) -> str:
     """The real path of the uploaded file (or example) a request names, in whatever shape it
     came (events run with preprocess=False so bad files reach our own decoder and its
-    messages). Anything else is refused by airken.uploads' rule (NotAnUpload is an
+    messages). Anything else is refused by airken.web.uploads' rule (NotAnUpload is an
     ImageRejected: the card shows it like any unreadable file)."""
     path = uploaded_path(image, EXAMPLES_DIR)
     if path is None:
@@ -161,7 +163,7 @@ def _message(err: Exception) -> str:
 
 def _run(predictor: Predictor, image: Any, **where: Any) -> Prediction:
     """The reading of the uploaded file, with the modelled PM2.5 for `where` (lat, lon, time:
-    airken.air) or the photo's own place and hour. Raises ImageRejected (or gr.Error) with a
+    airken.airmodel.report) or the photo's own place and hour. Raises ImageRejected (or gr.Error) with a
     message for the visitor; anything else is logged and becomes GENERIC_ERROR."""
     path = _path_of(image)
     try:
@@ -221,7 +223,7 @@ class ReadTab:
 
     def read(self, image: Any, place: dict | None = None, profile: Any = None) -> tuple:
         """The reading of `image`; `place` is the visitor's chosen place (air_panel), if any,
-        and `profile` the place profile file they loaded (airken.profiles), if any."""
+        and `profile` the place profile file they loaded (airken.core.profiles), if any."""
         try:
             calibrated = read_profile_file(_path_of(profile)) if profile else None
             pred = _run(self.predictor, image, place=calibrated, **air_panel.where(place))
@@ -411,7 +413,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     """The whole page. Loads the model now (LiteRT loads in milliseconds) so that the
     first visitor does not wait for it."""
     if predictor is None:
-        from airken.predictor import get_predictor
+        from airken.core.predictor import get_predictor
 
         predictor = get_predictor()
     # One limit shared by every event that runs the model: as many calls as interpreters.

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from airken.calibration import log_probs, softmax
-from airken.classes import LABELS, class_by_name, class_for_pm25
+from airken.core.calibration import log_probs, softmax
+from airken.core.classes import LABELS, class_by_name, class_for_pm25
 
 if TYPE_CHECKING:
-    from airken.predictor import Predictor
+    from airken.core.predictor import Predictor
 
 STRENGTH = 0.1  # L2 pull of the offsets towards 0; the few-shot study in train/ reports its effect
 MAX_OFFSET = 8.0  # log-probability offsets are clipped here: a profile cannot make a class impossible
@@ -126,7 +126,6 @@ def check_name(name: str) -> str:
 def profiles_dir() -> Path:
     """AIRKEN_PROFILES_DIR, else airken/places under the user's config folder (XDG)."""
     from airken import settings
-
     configured = settings.current().profiles_dir
     if configured:
         return configured
@@ -249,7 +248,7 @@ def calibrate_folder(predictor: Predictor, folder: str | os.PathLike, name: str,
     """Fit the place profile of ``name`` on a folder of labelled photos, read by
     ``predictor`` with no prior and no profile. Returns it and the photos left out (unreadable,
     refused by the scene checks, unlabelled) with the reason."""
-    from airken.intake import ImageRejected
+    from airken.core.intake import ImageRejected
 
     found = read_folder(folder)
     probs, labels, readings, skipped = [], [], [], list(found.skipped)

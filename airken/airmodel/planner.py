@@ -1,7 +1,7 @@
 """Plan the day: the best daylight hours of the next day or two for a run, a bike commute,
 children outdoors and airing the rooms, from a modelled hourly PM2.5 series.
 
-The advice a window carries is the class table's (airken/classes.py); this module only adds
+The advice a window carries is the class table's (airken/core/classes.py); this module only adds
 how long each activity takes, when in the day it can happen, and when the sun is up.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from airken.classes import class_for_pm25
+from airken.core.classes import class_for_pm25
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from airken.classes import LABELS
+from airken.core.classes import LABELS
 
 # A rounded judgement, not a measurement: in most places where people live, most daylight
 # hours are below 30 ug/m3; 30-54 is common in winter in many cities; above 54 is frequent

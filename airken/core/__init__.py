@@ -1,0 +1,1 @@
+"""The core: untrusted bytes in, an immutable verdict out (no web, no TensorFlow)."""

@@ -1,0 +1,1 @@
+"""The web page (Gradio): its declaration, handlers, HTML and the HTTP edges."""
