@@ -10,11 +10,15 @@ The package runs on LiteRT and never imports TensorFlow. Attributes are loaded l
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["LABELS", "ImageRejected", "Prediction", "Predictor", "get_predictor", "predict"]
+__all__ = ["LABELS", "ImageRejected", "Predictor", "Verdict", "get_predictor", "predict"]
 
 
 def __getattr__(name: str):
-    if name in ("predict", "get_predictor", "Prediction", "Predictor"):
+    if name == "Verdict":
+        from airken.core.verdict import Verdict
+
+        return Verdict
+    if name in ("predict", "get_predictor", "Predictor"):
         import importlib
 
         # import_module, not `from airken import predict`: that would ask this hook again.

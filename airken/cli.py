@@ -1,4 +1,5 @@
-"""Command line: `airken predict PATH... [--json] [--place NAME] [--prior SHARES]`,
+"""Command line: `airken predict PATH... [--json] [--lat LAT --lon LON | --where PLACE] [--time ISO8601]
+[--profile NAME] [--prior SHARES]`,
 `airken calibrate --name NAME DATA_FOLDER`, `airken info` and
 `airken air (--lat LAT --lon LON | --where PLACE) [--time ISO8601] [--json]` (or `python -m airken`).
 
@@ -8,8 +9,8 @@ Exit status:
   1  no usable model could be loaded (the message says what to do).
   2  any file could not be read (missing, not an image, damaged, too big); the others are
      still printed. For `air`: no modelled PM2.5 (the one line says why). For `calibrate`:
-     no profile could be fitted. A --prior or --place that cannot be used, and argparse's
-     status for a wrong command line.
+     no profile could be fitted. A --prior, --profile or place that cannot be used, and
+     argparse's status for a wrong command line.
 """
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ import sys
 import threading
 
 from airken.airmodel.openmeteo import CREDIT, AirError, default_client
-from airken.airmodel.report import air_block, predict_with_air
+from airken.airmodel.report import air_block
 from airken.core.classes import LABELS
 from airken.core.intake import ImageRejected
-from airken.core.predictor import Prediction, get_predictor
+from airken.core.predictor import get_predictor
 from airken.core.prior import BadPrior, parse_prior
 from airken.core.profiles import BadProfile, calibrate_folder, load_profile, save_profile
-from airken.web import render
+from airken.core.verdict import Verdict
+from airken.table import cell, record
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
 
@@ -48,11 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return _info(predictor, args.json)
     if args.command == "calibrate":
         return _calibrate(predictor, args.name, args.folder)
-    try:  # a bad --prior or --place is said once, before any photo is read
-        if args.prior is not None:
-            parse_prior(args.prior)  # checked now; the predictor reads it ("train": no correction)
-        options = {"prior": args.prior, "place": None if args.place is None else load_profile(args.place)}
-    except (BadPrior, BadProfile) as err:
+    try:  # a bad --prior, --profile or place is said once, before any photo is read
+        options = _predict_options(args)
+    except (BadPrior, BadProfile, AirError) as err:
         print(f"airken: {err}", file=sys.stderr)
         return EXIT_REFUSED
     return _predict(predictor, args.paths, args.json, options)
@@ -65,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predict", help="classify one or more photos")
     pred.add_argument("paths", nargs="+", metavar="PATH")
     pred.add_argument("--json", action="store_true", help="one JSON object per line per input")
-    pred.add_argument("--place", metavar="NAME", help="calibrate with this place profile (see calibrate)")
+    pred.add_argument("--lat", help="where the photos were taken, when their EXIF does not say: latitude")
+    pred.add_argument("--lon", help="longitude, decimal degrees")
+    pred.add_argument("--where", metavar="PLACE", help="a place name instead of --lat/--lon")
+    pred.add_argument("--time", help="when they were taken (ISO 8601), when their EXIF does not say; default now")
+    pred.add_argument("--profile", metavar="NAME", help="your camera's calibration profile (see calibrate)")
     pred.add_argument("--prior", metavar="SHARES",
                       help='class prior: "world" (default), "uniform", "train" (none) or three shares '
                            '"healthy,moderate,danger"')
@@ -84,39 +88,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _predict_options(args: argparse.Namespace) -> dict:
+    """The predictor's options from the command line; raises BadPrior, BadProfile or AirError."""
+    if args.prior is not None:
+        parse_prior(args.prior)  # checked now; the predictor reads it ("train": no correction)
+    options = {"prior": args.prior, "profile": None if args.profile is None else load_profile(args.profile),
+               "latitude": args.lat, "longitude": args.lon, "time": args.time}
+    if args.where is not None:
+        if args.lat is not None or args.lon is not None:
+            raise AirError("Give either --where or --lat and --lon, not both.")
+        place = default_client().geocode(args.where)
+        options |= {"latitude": place.lat, "longitude": place.lon, "place_name": place.name}
+    return options
+
+
+TABLE = ("verdict", "confidence", "air model PM2.5", "why unsure")  # the columns after the file
+
+
 def _predict(predictor, paths: list[str], as_json: bool, options: dict) -> int:
     status = EXIT_OK
     if not as_json:
-        print(_table_line(*render.BATCH_HEADERS))
+        print(_table_line("file", *TABLE))
     for path in paths:
         try:
-            result = predict_with_air(predictor, path, **options)
+            result = predictor.predict(path, **options)
         except ImageRejected as err:
             status = EXIT_REFUSED
-            _emit_error(path, str(err), as_json)
+            _emit(path, None, as_json, str(err))
             continue
         _emit(path, result, as_json)
     return status
 
 
-def json_record(path: str, result: Prediction) -> dict:
-    """The API's JSON (Prediction.to_dict()) with the file's path in front."""
+def json_record(path: str, result: Verdict) -> dict:
+    """The API's JSON (Verdict.to_dict()) with the file's path in front."""
     return {"path": path, **result.to_dict()}
 
 
-def _emit(path: str, result: Prediction, as_json: bool) -> None:
+def _emit(path: str, result: Verdict | None, as_json: bool, error: str | None = None) -> None:
     if as_json:
-        print(json.dumps(json_record(path, result)), flush=True)
+        line = json_record(path, result) if result is not None else {"path": path, "error": error}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
         return
-    row = render.batch_row(path, result)  # the page's words and percentages
-    print(_table_line(_short(path), *row[1:]), flush=True)
-
-
-def _emit_error(path: str, message: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"path": path, "error": message}), flush=True)
-    else:
-        print(_table_line(_short(path), "unreadable", "", "", "", message), flush=True)
+    row = record(path, result, error)  # the page's words and percentages
+    notes = row["why unsure"] or row["notes"] or ""
+    print(_table_line(_short(path), *(cell(c, row[c]) for c in TABLE[:-1]), notes), flush=True)
 
 
 def _info(predictor, as_json: bool) -> int:
@@ -152,9 +168,8 @@ def _calibrate(predictor, name: str, folder: str) -> int:
     return EXIT_OK
 
 
-def _table_line(name: str, verdict: str, *cells: str) -> str:
-    *shares, notes = cells
-    return f"{name:40} {verdict:20} " + " ".join(f"{c:>9}" for c in shares) + f"  {notes}"
+def _table_line(name: str, verdict: str, confidence: str, air: str, notes: str) -> str:
+    return f"{name:40} {verdict:36} {confidence:>10} {air:>15}  {notes}"
 
 
 def _air(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ def read_examples(predictor: Predictor, paths: Sequence[Path] | None = None, **o
     for path in paths if paths is not None else example_paths():
         p = predictor.predict(path, **options)
         rows.append({"photo": path.stem, "title": title(path), "label": p.label, "confidence": p.confidence,
-                     "uncertain": p.uncertain, "probabilities": p.probabilities,
+                     "unsure": p.unsure, "probabilities": dict(p.probabilities or {}) or None,
                      "warnings": list(p.warnings) if p.label else [p.advice]})
     return rows
 
@@ -64,7 +64,7 @@ def summary(rows: Sequence[dict]) -> dict[str, Any]:
     clear = [r for r in rows if r["photo"] in CLEAR_SKY]
     return {"clear_sky": len(clear), "clear_sky_healthy": sum(r["label"] == "healthy" for r in clear),
             "clear_sky_danger": sum(r["label"] == "danger" for r in clear),
-            "danger_confident": [r["photo"] for r in rows if r["label"] == "danger" and not r["uncertain"]]}
+            "danger_confident": [r["photo"] for r in rows if r["label"] == "danger" and not r["unsure"]]}
 
 
 def markdown(rows: Sequence[dict]) -> str:
@@ -76,7 +76,7 @@ def markdown(rows: Sequence[dict]) -> str:
         if r["label"] is None:
             verdict, sure = "refused", "-"
         else:
-            verdict = class_by_name(r["label"]).headline + (" (unsure)" if r["uncertain"] else "")
+            verdict = class_by_name(r["label"]).headline + (" (unsure)" if r["unsure"] else "")
             sure = f"{r['confidence']:.0%}"
         notes = "; ".join(r["warnings"]).replace("|", "/") or "-"
         lines.append(f"| {r['title']} | {verdict} | {sure} | {notes} |")

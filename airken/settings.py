@@ -50,8 +50,8 @@ class Settings:
     log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
     # what a verdict rests on besides the photo (airken.core.prior, airken.core.profiles)
     prior: str | None = None  # AIRKEN_PRIOR: "world", "uniform", "train" or three shares (airken.core.prior checks it)
-    place: str | None = None  # AIRKEN_PLACE: a place profile every prediction uses unless told otherwise
-    profiles_dir: Path | None = None  # AIRKEN_PROFILES_DIR (default: ~/.config/airken/places)
+    profile: str | None = None  # AIRKEN_PROFILE: a camera's calibration profile every reading uses
+    profiles_dir: Path | None = None  # AIRKEN_PROFILES_DIR (default: ~/.config/airken/profiles)
     # the modelled PM2.5 beside the photo (airken.airmodel.openmeteo, airken.airmodel.report)
     air: bool = True  # AIRKEN_AIR
     air_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"  # AIRKEN_AIR_URL
@@ -60,8 +60,8 @@ class Settings:
     air_connect_timeout_s: float = 2.0  # AIRKEN_AIR_CONNECT_TIMEOUT
     air_read_timeout_s: float = 4.0  # AIRKEN_AIR_READ_TIMEOUT
     air_retry_s: float = 60.0  # AIRKEN_AIR_RETRY_S: after a network failure, leave the host alone this long
-    air_prior: bool = False  # AIRKEN_AIR_PRIOR: the modelled PM2.5 as the photo's class prior
-    air_prior_sigma: float = 0.6  # AIRKEN_AIR_PRIOR_SIGMA (airken.airmodel.report.class_shares)
+    air_prior: bool = True  # AIRKEN_AIR_PRIOR: the modelled PM2.5 sets the level of the verdict (0: shown only)
+    air_prior_sigma: float | None = None  # AIRKEN_AIR_PRIOR_SIGMA (default: the model's verdict rule, airken.core.rule)
     # opt-in photo donation (airken.airmodel.donate)
     donate_repo: str | None = None  # AIRKEN_DONATE_REPO: a Hub dataset repo
     donate_token: str | None = None  # AIRKEN_DONATE_TOKEN (airken.airmodel.donate falls back to HF_TOKEN)
@@ -96,7 +96,7 @@ def current() -> Settings:
         batch_max_files=_number("AIRKEN_BATCH_MAX_FILES", d.batch_max_files, int),
         log_level=_choice("AIRKEN_LOG_LEVEL", d.log_level, _LOG_LEVELS),
         prior=_text("AIRKEN_PRIOR"),
-        place=_text("AIRKEN_PLACE"),
+        profile=_text("AIRKEN_PROFILE"),
         profiles_dir=_path("AIRKEN_PROFILES_DIR"),
         air=_flag("AIRKEN_AIR", d.air),
         air_url=_text("AIRKEN_AIR_URL") or d.air_url,

@@ -46,6 +46,7 @@ MAX_PAST_DAYS = 92  # what /v1/air-quality accepts for past_days
 NO_LIVE_DATA = "No live air data: the air-quality service cannot be reached from here."
 OFF = "No live air data: it is switched off (AIRKEN_AIR=0)."
 NO_DATA = "No modelled PM2.5 for this place and hour."
+BUSY = "No live air data: the air-quality service is busy (its daily limit of requests is spent)."
 _UNITS = {"μg/m³", "µg/m³", "ug/m3", "μg/m3", "µg/m3"}
 
 
@@ -68,8 +69,6 @@ class AirSettings:
     connect_timeout_s: float = _DEFAULTS.air_connect_timeout_s
     read_timeout_s: float = _DEFAULTS.air_read_timeout_s
     retry_after_s: float = _DEFAULTS.air_retry_s  # after a network failure, don't try that host again for this long
-    use_prior: bool = _DEFAULTS.air_prior  # the modelled PM2.5 as the photo's class prior (airken.airmodel.report)
-    prior_sigma: float = _DEFAULTS.air_prior_sigma  # log-normal error of the modelled value
     cache_size: int = 512
 
     @classmethod
@@ -78,7 +77,7 @@ class AirSettings:
         env = settings.current()
         return cls(enabled=env.air, air_url=env.air_url, geocode_url=env.geocode_url, domains=env.air_domains,
                    connect_timeout_s=env.air_connect_timeout_s, read_timeout_s=env.air_read_timeout_s,
-                   retry_after_s=env.air_retry_s, use_prior=env.air_prior, prior_sigma=env.air_prior_sigma)
+                   retry_after_s=env.air_retry_s)
 
 
 def round_place(lat: float | str | None, lon: float | str | None) -> tuple[float, float]:
@@ -241,6 +240,9 @@ class OpenMeteo:
                      type(err).__name__, self.settings.retry_after_s)
             self._down_until[host] = self._clock() + self.settings.retry_after_s
             raise AirError(NO_LIVE_DATA) from None
+        if response.status_code == 429:  # the free tier's limit: no live data until it lets us in again
+            self._down_until[host] = self._clock() + self.settings.retry_after_s
+            raise AirError(BUSY)
         return _read_json(response)
 
 

@@ -1,35 +1,25 @@
-"""The air where and when a photo was taken: the modelled PM2.5 beside the photo's reading.
+"""The air model's report for a place and hour: the modelled PM2.5 then, the next 48 hours
+and their best daylight windows.
 
     report = air_report(45.46, 9.19)                 # now; AirReport, or AirError
-    pred = predict_with_air(predictor, "sky.jpg")    # the Prediction, with .air filled in
+    block = air_block(45.46, 9.19, "2025-05-01T14:00")   # its JSON, or {"error": why}
 
-The place is the one given (the page's "Use my location", a typed place, the API's latitude
-and longitude) or else the photo's EXIF GPS; the hour is the one given, else the photo's EXIF
-time, else now when a place was given. A photo with GPS but no time gets no lookup: the air
-of some other hour says nothing about it. The modelled value is shown beside the photo's
-verdict; it moves the verdict only as its class prior, and only with AIRKEN_AIR_PRIOR=1.
+The predictor (airken.core.predictor) asks for the photo's place and hour and makes the
+modelled value the level of its verdict; the page, the CLI and the `air` API show it alone.
 """
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from time import perf_counter
-from typing import TYPE_CHECKING
 
 from airken.airmodel.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMeteo, default_client, round_place
 from airken.airmodel.planner import Window, best_windows, is_daylight
-from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
-from airken.core.intake import Photo, read_photo
-
-if TYPE_CHECKING:
-    from airken.core.predictor import ImageSource, Prediction, Predictor
+from airken.core.classes import class_for_pm25
 
 log = logging.getLogger(__name__)
 
 HORIZON_H = 48  # the plan covers the next two days
-SHARE_FLOOR = 0.02  # no class is ruled out by the model of the area: the photo can still say it
 LOOKUP_FAILED = "No modelled PM2.5 this time: the lookup failed."
 
 
@@ -111,30 +101,14 @@ def _days_back(when: datetime | None, now: datetime) -> int:
 
 def air_block(lat: float, lon: float, when: datetime | str | None = None, *,
               client: OpenMeteo | None = None) -> dict:
-    """air_report as the JSON of the CLI and the API, or {"error": reason}."""
+    """air_report as the JSON of the CLI, the API and a verdict, or {"error": reason}."""
     try:
         return air_report(lat, lon, parse_time(when), client=client).to_dict()
     except AirError as err:
         return {"error": err.message}
-
-
-def class_shares(pm25: float, sigma: float) -> tuple[float, ...]:
-    """How likely each class is when the model of the area says `pm25`.
-
-    Assumes the true hourly PM2.5 at the camera is log-normal around the modelled value,
-    ln(true) ~ N(ln(pm25), sigma²): CAMS errors grow with the concentration and are roughly
-    a factor, not a fixed number of µg/m³, and a 0.1°-45 km cell averages over streets,
-    parks and valleys. sigma 0.6 (a factor of 1.8 either way) is a judgement, not a fit:
-    nothing here can measure it. Each class keeps at least SHARE_FLOOR.
-    """
-    centre = math.log(max(pm25, 0.5))
-
-    def below(limit: float) -> float:
-        return 0.5 * (1 + math.erf((math.log(limit) - centre) / (sigma * math.sqrt(2))))
-
-    healthy, danger = below(HEALTHY_BELOW), 1 - below(DANGER_ABOVE)
-    shares = [max(s, SHARE_FLOOR) for s in (healthy, 1 - healthy - danger, danger)]
-    return tuple(s / sum(shares) for s in shares)
+    except Exception:  # a bug here must never cost the visitor the photo's reading
+        log.exception("air-quality lookup failed")
+        return {"error": LOOKUP_FAILED}
 
 
 # A data folder labelled by the model of the area (train/README.md, "Labels for your own
@@ -150,50 +124,3 @@ def label_row(file: str, hour: datetime, pm25: float, lat: float, lon: float) ->
         "date": hour.date().isoformat(), "timestamp_local": hour.strftime("%Y-%m-%dT%H:%M"),
         "daylight": str(is_daylight(lat, lon, hour)).lower(), "label_source": "cams",
     }
-
-
-def predict_with_air(predictor: Predictor, source: ImageSource, *, lat: float | str | None = None,
-                     lon: float | str | None = None, time: datetime | str | None = None,
-                     client: OpenMeteo | None = None, prior=None, place=None) -> Prediction:
-    """Read the photo once, look up the modelled PM2.5 for its place and hour, and predict
-    (with that as the class prior when AIRKEN_AIR_PRIOR=1 and the caller gives no ``prior``;
-    ``place``: a place profile, see Predictor.predict). Prediction.air is the report's JSON,
-    {"error": reason} when the lookup failed, or None when there is no place or hour.
-    Raises ImageRejected for a file that is not a usable photo."""
-    client = client or default_client()
-    t0 = perf_counter()
-    photo = read_photo(source, predictor.limits)
-    t1 = perf_counter()
-    report, air = _lookup(photo, lat, lon, time, client)
-    t2 = perf_counter()
-    if prior is None and report is not None and client.settings.use_prior:
-        prior = class_shares(report.pm25, client.settings.prior_sigma)
-    pred = predictor.predict(photo, prior=prior, place=place)
-    pred.air = air
-    pred.timings_ms = _with_lookup(pred.timings_ms, t0, t1, t2)
-    return pred
-
-
-def _lookup(photo: Photo, lat, lon, when, client: OpenMeteo) -> tuple[AirReport | None, dict | None]:
-    if not client.settings.enabled:
-        return None, None
-    given = lat is not None or lon is not None
-    if not given and (photo.latitude is None or photo.taken_at is None):
-        return None, None
-    try:
-        at = parse_time(when) or photo.taken_at
-        place = (lat, lon) if given else (photo.latitude, photo.longitude)
-        report = air_report(*place, at, client=client)  # type: ignore[arg-type]
-    except AirError as err:
-        return None, {"error": err.message}
-    except Exception:  # a bug here must never cost the visitor the photo's reading
-        log.exception("air-quality lookup failed")
-        return None, {"error": LOOKUP_FAILED}
-    return report, report.to_dict()
-
-
-def _with_lookup(timings: dict[str, float], t0: float, t1: float, t2: float) -> dict[str, float]:
-    """The predictor timed a photo already decoded: put the decode and the lookup in."""
-    decode, lookup = round((t1 - t0) * 1000, 2), round((t2 - t1) * 1000, 2)
-    rest = timings.get("total", 0.0) - timings.get("decode", 0.0)
-    return {**timings, "decode": decode, "air": lookup, "total": round(rest + decode + lookup, 2)}

@@ -13,7 +13,7 @@ class AirClass:
     name: str  # the label in JSON and in training
     index: int
     word: str  # the one word people read for it, on the page, in the batch table and CSV
-    band: str  # PM2.5 band in ug/m3, as shown to people
+    band: str  # PM2.5 band, as shown to people
     colour: str  # hex colour for the verdict
     headline: str
     advice: str
@@ -25,7 +25,7 @@ CLASSES: tuple[AirClass, ...] = (
         name="healthy",
         word="healthy",
         index=0,
-        band="PM2.5 < 30 ug/m3",
+        band="PM2.5 < 30 \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}",
         colour="#2e7d32",
         headline="Healthy air",
         advice="Air quality looks fine for everyone outdoors.",
@@ -40,7 +40,7 @@ CLASSES: tuple[AirClass, ...] = (
         name="moderate",
         word="moderate",
         index=1,
-        band="PM2.5 30-54 ug/m3",
+        band="PM2.5 30-54 \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}",
         colour="#ef8f00",
         headline="Moderate air",
         advice=(
@@ -58,7 +58,7 @@ CLASSES: tuple[AirClass, ...] = (
         name="danger",
         word="unhealthy",
         index=2,
-        band="PM2.5 > 54 ug/m3",
+        band="PM2.5 > 54 \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}",
         colour="#c62828",
         headline="Unhealthy air",
         advice=(
@@ -77,18 +77,6 @@ CLASSES: tuple[AirClass, ...] = (
 LABELS: tuple[str, ...] = tuple(c.name for c in CLASSES)
 WORDS: dict[str, str] = {c.name: c.word for c in CLASSES}
 
-# When the model is unsure (Prediction.uncertain), the page shows this instead of the class's
-# own headline, colour and plan: a close call must not tell anyone to wear a mask.
-UNSURE_HEADLINE = "Can't tell reliably from this photo"
-UNSURE_WARNING = "The model is unsure about this photo: the classes are close. Treat the verdict as a rough hint."
-UNSURE_ADVICE = ("The bands are too close to call from this photo. If it matters today, check an official "
-                 "air-quality station near you.")
-UNSURE_PLAN = {
-    "run": "Go by how the air feels; if you are sensitive, check a station before a long run.",
-    "bike commute": "Ride as usual; check a station if the air smells of smoke.",
-    "children playing outside": "Normal play is fine; check a station if a child has asthma.",
-    "opening windows": "Air the rooms as usual; close them if it smells of smoke.",
-}
 NEUTRAL_COLOUR = "#455a64"  # no class: refused, unsure
 HEALTHY_BELOW = 30.0  # healthy: pm25 < 30
 DANGER_ABOVE = 54.0  # danger: pm25 > 54; moderate in between

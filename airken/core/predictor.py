@@ -1,7 +1,13 @@
-"""One predict function behind every entry point (UI, API, CLI).
+"""The one predict path behind every entry point (page, batch tab, API, CLI, library).
 
-bytes/path -> checked image (intake) -> scene checks -> model input -> probabilities ->
-Prediction. Bad files raise airken.core.intake.ImageRejected with a message for a person.
+bytes -> checked photo (intake, decoded once) -> the place and hour (the photo's EXIF first,
+else what the caller gives) -> the air model's report -> scene checks -> the photo model ->
+the witnesses combined (airken.core.witnesses) -> confidence and the unsure rule
+(airken.core.rule) -> an immutable Verdict with its words (airken.core.words).
+
+Bad files raise airken.core.intake.ImageRejected, a bad setting BadPrior, BadProfile or
+AirError (a latitude out of range, a time that is not ISO 8601), each with a message for a
+person, before anything is decoded where it can be.
 """
 from __future__ import annotations
 
@@ -9,93 +15,55 @@ import json
 import logging
 import os
 import threading
-import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from time import perf_counter
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from airken import settings
+from airken.airmodel.openmeteo import OFF, round_place
+from airken.airmodel.report import air_block, parse_time
+from airken.core import words
 from airken.core.calibration import Calibration
-from airken.core.classes import CLASSES, LABELS, UNSURE_WARNING
+from airken.core.classes import LABELS
 from airken.core.fusion import Fusion
 from airken.core.intake import IntakeLimits, Photo, read_photo
 from airken.core.model import ModelUnreadable, TFLiteModel
 from airken.core.preprocess import to_model_input
-from airken.core.prior import UNIFORM, WORLD_PRIOR, PriorLike, apply_prior, parse_prior
+from airken.core.prior import UNIFORM, WORLD_PRIOR, PriorLike, parse_prior
 from airken.core.profiles import PlaceProfile, resolve_place
-from airken.core.scene import check_scene
+from airken.core.rule import AIR_MODEL, PRIOR, PROFILE, VerdictRule
+from airken.core.scene import UNRELIABLE_WARNINGS, check_scene
+from airken.core.verdict import Verdict, Where
 from airken.core.weights import ModelSource, cannot_run, resolve_model
+from airken.core.witnesses import air_model_shares, combine, lean
 
 log = logging.getLogger(__name__)
 
-REFUSED_HEADLINE = "Can't read the air from this photo"
-BETTER_PHOTO = "Take a daytime photo with plenty of open sky in it, and try again."
-PROFILE_OTHER_MODEL = ("The place profile {name!r} was fitted on another model file: calibrate it again "
-                       "(python -m airken calibrate) for a reliable reading.")
-
-ImageSource = bytes | str | os.PathLike | BinaryIO | Photo  # a Photo: already read (airken.airmodel.report)
-
-
-@dataclass
-class Prediction:
-    label: str | None
-    probabilities: dict[str, float] | None
-    pm25_range: str | None
-    colour: str | None
-    headline: str
-    advice: str
-    plan: dict[str, str]
-    warnings: list[str]
-    model: dict
-    confidence: float | None = None  # calibrated probability of the label; None when refused
-    uncertain: bool = False  # confidence under the model's unsure threshold, or a photo that cannot back one
-    prior: dict[str, float] | None = None  # the class prior the probabilities were corrected to
-    place: str | None = None  # the place profile (airken.core.profiles) the probabilities were calibrated with
-    air: dict | None = None  # modelled PM2.5 for the photo's place and hour (airken.airmodel.report), or {"error"}
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    # The decoded photo (upright image, EXIF time and place), for the page's pictures and the
-    # air-quality lookup: never serialised.
-    photo: Photo | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def refused(self) -> bool:
-        return self.label is None
-
-    def to_dict(self) -> dict:
-        """The one serialisation of a Prediction: the API returns it, the CLI prints it with the path."""
-        return {name: _plain(getattr(self, name)) for name in self.serialised_fields()}
-
-    @classmethod
-    def serialised_fields(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name not in _UNSERIALISED]
-
-
-_UNSERIALISED = {"photo"}  # in-memory only: the decoded image is no business of a JSON reader
-
-
-def _plain(value):
-    """A JSON-able copy of a field value (dicts and lists copied, so callers cannot mutate ours)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+PROFILE_OTHER_MODEL = ("The calibration profile {name!r} was fitted on another model file: calibrate it again "
+                       "(airken calibrate) for a reliable reading.")
+ImageSource = bytes | str | os.PathLike | BinaryIO
+Lookup = Callable[[float, float, datetime | None], dict]  # (lat, lon, hour) -> air_block's JSON
 
 
 class Predictor:
     def __init__(self, model: TFLiteModel, source: ModelSource, limits: IntakeLimits | None = None,
-                 metrics: dict | None = None):
-        """``metrics``: the model's metrics.json (fusion, calibration, class prior); default the
-        one beside the file or bundled for it. Training passes its own before bundling."""
+                 metrics: dict | None = None, lookup: Lookup | None = None):
+        """``metrics``: the model's metrics.json (fusion, calibration, class prior, verdict
+        rule); default the one beside the file or bundled for it. ``lookup``: the air model
+        (default: Open-Meteo through airken.airmodel.report.air_block)."""
         self.model = model
         self.source = source
         self.limits = limits or IntakeLimits.from_env()
         self.metrics = read_metrics(source) if metrics is None else metrics
         self.calibration = Calibration.from_metrics(self.metrics)
         self.fusion = _fusion(self.metrics)
+        self.rule = VerdictRule.from_metrics(self.metrics)
         self.train_prior, self.default_prior = _priors(self.metrics)
+        self.lookup = lookup or (lambda lat, lon, hour: air_block(lat, lon, hour))
         if model.n_classes != len(LABELS):
             raise RuntimeError(f"{source.path} has {model.n_classes} outputs, expected {len(LABELS)}: {LABELS}")
 
@@ -117,89 +85,127 @@ class Predictor:
         except ModelUnreadable as err:
             raise cannot_run(source, str(err)) from None
 
-    def predict(self, image: ImageSource, *, prior: PriorLike = None,
-                place: str | PlaceProfile | None = None) -> Prediction:
-        """Read one photo. ``prior``: the class prior of the place and hour (see airken.core.prior);
-        None uses the default (AIRKEN_PRIOR, else the model's world prior). ``place``: a place
-        profile, or the name of a saved one (airken.core.profiles; default AIRKEN_PLACE), which
-        calibrates the output to that camera and then stands in for the prior (a profile's
-        JSON text works too). A bad prior or an unknown profile raises (BadPrior, BadProfile)
-        before the photo is read."""
-        profile = self._profile(place)
-        shares = None if profile else self.default_prior if prior is None else parse_prior(prior)
-        t0 = time.perf_counter()
-        photo = image if isinstance(image, Photo) else read_photo(image, self.limits)
-        t1 = time.perf_counter()
+    def predict(self, image: ImageSource, *, latitude: float | str | None = None, longitude: float | str | None = None,
+                place_name: str | None = None, time: str | datetime | None = None, prior: PriorLike = None,
+                profile: str | PlaceProfile | None = None) -> Verdict:
+        """Read one photo with everything known about it.
+
+        ``latitude``/``longitude`` (``place_name`` names them on the card) and ``time`` (ISO
+        8601) say where and when it was taken, for a photo whose EXIF does not. ``prior``: a
+        class prior to use instead of the air model ("world", "uniform", "train" for none, or
+        three shares); ``profile``: a camera's calibration profile, or the name of a saved one
+        (default AIRKEN_PROFILE)."""
+        found = self._profile(profile)
+        explicit = prior is not None
+        shares = parse_prior(prior) if explicit else None
+        given = _given(latitude, longitude, place_name, time)
+        clock = [perf_counter()]
+        photo = read_photo(image, self.limits)
+        clock.append(perf_counter())
+        where, air = self._air_model(photo, given)
+        clock.append(perf_counter())
         scene = check_scene(photo.image)
-        t2 = time.perf_counter()
-        if scene.refused:
-            timings = _timings(t0, t1, t2, t2)
-            result = self._refusal(scene.reason or "The photo cannot be read.", list(scene.warnings), timings)
-        else:
-            x = to_model_input(photo.image, self.model.input_size)
-            probs = self.model.predict_proba(x)
-            if self.fusion is not None:
-                probs = self.fusion.apply(probs, x)
-            t3 = time.perf_counter()
-            result = self._verdict(probs, shares, list(scene.warnings), _timings(t0, t1, t2, t3), scene.unreliable,
-                                   profile)
-        result.photo = photo
-        return result
+        clock.append(perf_counter())
+        probs = None if scene.refused else self._photo_model(photo)
+        clock.append(perf_counter())
+        facts = self._facts(probs, scene, where, air, explicit, shares, found)
+        return words.verdict(facts, self.source.to_dict(), _timings(clock), photo)
 
-    def _profile(self, place: str | PlaceProfile | None) -> PlaceProfile | None:
-        return resolve_place(settings.current().place if place is None else place)
+    def _profile(self, profile: str | PlaceProfile | None) -> PlaceProfile | None:
+        return resolve_place(settings.current().profile if profile is None else profile)
 
-    def _verdict(self, probs: np.ndarray, prior: tuple[float, ...] | None, warnings: list[str],
-                 timings: dict, unreliable: bool = False, profile: PlaceProfile | None = None) -> Prediction:
-        """``unreliable``: the scene checks say the photo cannot back a verdict (it is then
-        shown as unsure whatever the confidence; the checks' warning says why)."""
-        probs = self.calibration.apply(probs)
+    def _air_model(self, photo: Photo, given: dict | None) -> tuple[Where | None, dict | None]:
+        """The place and hour of the photo (its EXIF first) and the air model's report for them."""
+        where, hour = _where(photo, given)
+        if where is None:
+            return None, None
+        if not settings.current().air:
+            return where, {"error": OFF}
+        report = self.lookup(where.lat, where.lon, hour)
+        if "error" not in report:
+            where = Where(where.lat, where.lon, where.name, where.place_from, report["time"], where.time_from)
+        return where, report
+
+    def _photo_model(self, photo: Photo) -> np.ndarray:
+        """The photo's own class shares: network, fused with the haze model, tempered."""
+        x = to_model_input(photo.image, self.model.input_size)
+        probs = self.model.predict_proba(x)
+        if self.fusion is not None:
+            probs = self.fusion.apply(probs, x)
+        return np.asarray(self.calibration.apply(probs), dtype=np.float64)
+
+    def _facts(self, probs, scene, where, air, explicit: bool, shares, profile) -> words.Facts:
+        warnings = tuple(scene.warnings)
+        if profile is not None and profile.model_sha256 not in (None, self.source.sha256):
+            warnings += (PROFILE_OTHER_MODEL.format(name=profile.name),)
+        basis, level, posterior = self._level(probs, air, explicit, shares, profile)
+        confidence = None if posterior is None else self.rule.confidence(basis, float(posterior.max()))
+        unreliable = next((w for w in scene.warnings if w in UNRELIABLE_WARNINGS), None)
+        return words.Facts(
+            probabilities=posterior, refusal=scene.reason, confidence=confidence,
+            unsure_below=self.rule.unsure_below, measured=basis in self.rule.reliability, unreliable=unreliable,
+            basis=basis,
+            lean=0 if posterior is None or level is None else lean(level, posterior), where=where, air_model=air,
+            prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings)
+
+    def _level(self, probs, air, explicit: bool, shares, profile):
+        """(what set the level, its class shares, the combined shares) of one photo."""
+        modelled = air is not None and "error" not in air and settings.current().air_prior and not explicit
+        level = air_model_shares(float(air["pm25"]), self.air_model_sigma()) if modelled else None
         if profile is not None:
-            probs = profile.apply(probs)
-            if profile.model_sha256 not in (None, self.source.sha256):
-                warnings = [*warnings, PROFILE_OTHER_MODEL.format(name=profile.name)]
+            return PROFILE, level, None if probs is None else profile_posterior(profile, probs, level)
+        if modelled:
+            basis, weight = AIR_MODEL, self.rule.photo_weight
+        elif explicit and shares is None:  # prior "train": the photo model's own output, no correction
+            return PRIOR, None, probs
         else:
-            probs = apply_prior(probs, prior, self.train_prior)
-        best = CLASSES[int(np.argmax(probs))]
-        confidence = float(probs.max())
-        unsure = confidence < self.calibration.uncertain_below
-        if unsure:
-            warnings = [*warnings, UNSURE_WARNING]
-        uncertain = unsure or unreliable
-        return Prediction(
-            label=best.name,
-            probabilities={name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)},
-            pm25_range=best.band,
-            colour=best.colour,
-            headline=best.headline,
-            advice=best.advice,
-            plan=dict(best.plan),
-            warnings=warnings,
-            model=self.source.to_dict(),
-            confidence=round(confidence, 4),
-            uncertain=uncertain,
-            prior=None if prior is None else dict(zip(LABELS, prior, strict=True)),
-            place=None if profile is None else profile.name,
-            timings_ms=timings,
-        )
+            basis, weight = PRIOR, self.rule.photo_weight
+            level = np.asarray(shares or self.default_prior, dtype=np.float64)
+        return basis, level, None if probs is None else combine(level, probs, self.train_prior, weight)
 
-    def _refusal(self, reason: str, warnings: list[str], timings: dict) -> Prediction:
-        return Prediction(
-            label=None,
-            probabilities=None,
-            pm25_range=None,
-            colour=None,
-            headline=REFUSED_HEADLINE,
-            advice=f"{reason} {BETTER_PHOTO}",
-            plan={},
-            warnings=warnings,
-            model=self.source.to_dict(),
-            timings_ms=timings,
-        )
+    def air_model_sigma(self) -> float:
+        return settings.current().air_prior_sigma or self.rule.air_model_sigma
 
     def about(self) -> dict:
         """Where the model came from and what was measured on it (its metrics.json)."""
         return {"model": self.source.to_dict(), "metrics": self.metrics}
+
+
+def profile_posterior(profile: PlaceProfile, probs: np.ndarray, level: np.ndarray | None) -> np.ndarray:
+    """A calibrated view's shares; with the air model of the hour as the level when there is one."""
+    view = np.asarray(profile.apply(probs), dtype=np.float64)
+    return view if level is None else combine(level, view, getattr(profile, "base", None) or UNIFORM, 1.0)
+
+
+def level_tuple(level: np.ndarray | None) -> tuple[float, ...] | None:
+    return None if level is None else tuple(round(float(s), 4) for s in level)
+
+
+def _given(latitude, longitude, name: str | None, when) -> dict | None:
+    """The caller's place and hour, checked before the photo is read (AirError says what is wrong)."""
+    at = parse_time(when)
+    if latitude is None and longitude is None or latitude == "" and longitude == "":
+        return {"time": at} if at else None
+    lat, lon = round_place(latitude, longitude)
+    return {"lat": lat, "lon": lon, "name": (name or "").strip() or None, "time": at}
+
+
+def _where(photo: Photo, given: dict | None) -> tuple[Where | None, datetime | None]:
+    """The photo's own EXIF place and time come first; the caller's fill what it lacks."""
+    given = given or {}
+    if photo.latitude is not None and photo.longitude is not None:
+        lat, lon = round_place(photo.latitude, photo.longitude)
+        name, place_from = None, "photo"
+    elif "lat" in given:
+        lat, lon, name, place_from = given["lat"], given["lon"], given["name"], "given"
+    else:
+        return None, None
+    hour, time_from = photo.taken_at, "photo"
+    if hour is None:
+        hour, time_from = given.get("time"), "given"
+    if hour is None:
+        hour, time_from = datetime.now(timezone.utc), "now"
+    return Where(lat, lon, name, place_from, hour.isoformat(timespec="minutes"), time_from), hour
 
 
 def _fusion(metrics: dict) -> Fusion | None:
@@ -210,9 +216,9 @@ def _fusion(metrics: dict) -> Fusion | None:
         return None
 
 
-def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...] | None]:
-    """(the training prior the model's output assumes, the default prior to correct it to):
-    metrics.json "class_prior" where the model has one; AIRKEN_PRIOR overrides the default."""
+def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(the training prior the model's output assumes, the prior to use without a place):
+    metrics.json "class_prior" where the model has one; AIRKEN_PRIOR overrides the second."""
     block = metrics.get("class_prior") or {}
     try:
         train = parse_prior(block.get("train") or UNIFORM)
@@ -223,10 +229,10 @@ def _priors(metrics: dict) -> tuple[tuple[float, ...], tuple[float, ...] | None]
     env = settings.current().prior
     if env:
         try:
-            default = parse_prior(env)
+            default = parse_prior(env) or default
         except ValueError as err:
             log.warning("ignoring AIRKEN_PRIOR=%r: %s", env, err)
-    return train or UNIFORM, default
+    return train or UNIFORM, default or WORLD_PRIOR
 
 
 def read_metrics(source: ModelSource) -> dict:
@@ -242,11 +248,11 @@ def read_metrics(source: ModelSource) -> dict:
     return {}
 
 
-def _timings(t0: float, t1: float, t2: float, t3: float) -> dict[str, float]:
-    def ms(a: float, b: float) -> float:
-        return round((b - a) * 1000, 2)
-
-    return {"decode": ms(t0, t1), "checks": ms(t1, t2), "model": ms(t2, t3), "total": ms(t0, t3)}
+def _timings(clock: list[float]) -> dict[str, float]:
+    """Milliseconds per step: decode, air model, scene checks, photo model, and the total."""
+    steps = ("decode", "air_model", "checks", "model")
+    spans = {name: round((b - a) * 1000, 2) for name, a, b in zip(steps, clock, clock[1:], strict=False)}
+    return {**spans, "total": round((clock[-1] - clock[0]) * 1000, 2)}
 
 
 _predictor: Predictor | None = None
@@ -263,6 +269,6 @@ def get_predictor(instances: int | None = None) -> Predictor:
         return _predictor
 
 
-def predict(image: ImageSource, **options) -> Prediction:
+def predict(image: ImageSource, **options: Any) -> Verdict:
     """Read one photo with the process-wide predictor (options: see Predictor.predict)."""
     return get_predictor().predict(image, **options)

@@ -130,7 +130,7 @@ def profiles_dir() -> Path:
     if configured:
         return configured
     base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
-    return Path(base) / "airken" / "places"
+    return Path(base) / "airken" / "profiles"
 
 
 def save_profile(profile: PlaceProfile, folder: Path | None = None) -> Path:

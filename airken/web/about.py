@@ -11,8 +11,8 @@ from typing import Any
 from airken.card.datasets import datasets_used
 from airken.card.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
 from airken.core.classes import CLASSES, LABELS, WORDS
+from airken.core.words import percent
 from airken.examples import EXAMPLES_DIR
-from airken.web.render import percent, units
 
 EXAMPLES_CREDITS = EXAMPLES_DIR / "ATTRIBUTION.md"
 KEY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
@@ -89,7 +89,7 @@ def honest_number(metrics: dict) -> str:
 
 
 def how_it_works() -> str:
-    bands = ", ".join(f"**{c.word}** ({units(c.band)})" for c in CLASSES)
+    bands = ", ".join(f"**{c.word}** ({c.band})" for c in CLASSES)
     return ("A small image classifier (EfficientNet-Lite0, fine-tuned) reads the photo, and its answer "
             "is averaged with a colour-and-haze model of the same photo. It sorts a sky photo into three "
             f"PM2.5 bands: {bands}. Before that, simple checks refuse night photos, blank frames and "

@@ -1,18 +1,22 @@
-"""The public `/predict` endpoint's components, as the app's "Use via API" page shows them:
-an image input whose example is a sky photo, the optional place and hour of the photo, and a
-JSON output described field by field from the Prediction dataclass (so a field added there
-shows up here without a second list).
+"""The public endpoints' components, as the app's "Use via API" page shows them: `predict`'s
+image input whose example is a sky photo, the optional place, hour, prior and profile, and a
+JSON output described field by field from the Verdict dataclass (a field added there shows up
+here without a second list); `air`'s place and hour.
 """
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 import gradio as gr
 from gradio_client import handle_file
 
-EXAMPLE_PHOTO = "assets/examples/clear-mountains-picos-de-europa.jpg"
+from airken.examples import EXAMPLES_DIR
+
+EXAMPLE_PHOTO = str(EXAMPLES_DIR / "clear-mountains-picos-de-europa.jpg")  # absolute: works from any folder
 _JSON_TYPES = {str: "string", float: "number", int: "integer", bool: "boolean", type(None): "null"}
 
 
@@ -34,35 +38,41 @@ def where_inputs() -> list[gr.components.Component]:
 
 
 def verdict_inputs() -> list[gr.components.Component]:
-    """Hidden optional inputs: the class prior and a place profile (airken.core.prior, airken.core.profiles)."""
-    return [gr.Textbox(None, visible=False, label='Class prior: "world" (default), "uniform", "train" or three shares '
-                                                  '"healthy,moderate,danger"'),
-            gr.Textbox(None, visible=False, label="Place profile: its JSON (from python -m airken calibrate)")]
+    """Hidden optional inputs: a class prior instead of the air model, and a calibration profile."""
+    return [gr.Textbox(None, visible=False, label='Class prior instead of the air model: "world", "uniform", "train" '
+                                                  'or three shares "healthy,moderate,danger"'),
+            gr.Textbox(None, visible=False, label="Calibration profile: its JSON (from airken calibrate)")]
 
 
-def prediction_output() -> gr.JSON:
-    """A hidden JSON output that tells API callers the shape of Prediction.to_dict()."""
-    from airken.core.predictor import Prediction
+def air_inputs() -> list[gr.components.Component]:
+    """The `air` endpoint's inputs: a place (coordinates or a name) and an hour."""
+    return [gr.Number(None, visible=False, label="Latitude (decimal degrees, rounded to 0.1)"),
+            gr.Number(None, visible=False, label="Longitude (decimal degrees, rounded to 0.1)"),
+            gr.Textbox(None, visible=False, label="Time (ISO 8601, default now)"),
+            gr.Textbox(None, visible=False, label="A place name instead of coordinates")]
 
-    component = gr.JSON(visible=False, label="Prediction")
-    component.api_info = lambda: prediction_schema(Prediction)
+
+def verdict_output() -> gr.JSON:
+    """A hidden JSON output that tells API callers the shape of Verdict.to_dict()."""
+    from airken.core.verdict import Verdict
+
+    component = gr.JSON(visible=False, label="Verdict")
+    component.api_info = lambda: json_schema(Verdict)
     return component
 
 
-def prediction_schema(cls: type) -> dict[str, Any]:
-    """JSON schema of Prediction.to_dict(), from the dataclass's own type hints."""
-    hints = typing.get_type_hints(cls)
-    fields = cls.serialised_fields()
-    return {"type": "object", "properties": {name: json_schema(hints[name]) for name in fields},
-            "required": fields}
-
-
 def json_schema(hint: Any) -> dict[str, Any]:
-    """The JSON schema of a type hint (str, float, bool, dict[str, X], list[X], X | None)."""
+    """The JSON schema of a type hint (str, float, bool, Mapping[str, X], tuple[X, ...], X | None,
+    or a dataclass, described by its own fields)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        names = hint.serialised_fields() if hasattr(hint, "serialised_fields") else [
+            f.name for f in dataclasses.fields(hint)]
+        return {"type": "object", "properties": {n: json_schema(hints[n]) for n in names}, "required": names}
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [json_schema(a) for a in args]}
-    if origin is dict or hint is dict:
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
         return {"type": "object", "additionalProperties": json_schema(args[1]) if args else {}}
     if origin in (list, tuple):
         return {"type": "array", "items": json_schema(args[0]) if args else {}}

@@ -1,0 +1,85 @@
+"""The verdict rule: how much the photo weighs, how wrong the air model is taken to be, what
+"confidence" means and when a verdict is called unsure. One home for all of it.
+
+train.airstudy measures these on places the model never saw, with the air model simulated
+from station readings, and writes them into the model's metrics.json ("verdict_rule"):
+
+- ``photo_weight``: the power of the photo's evidence (airken.core.witnesses.combine);
+- ``air_model_sigma``: the log-normal error of the modelled PM2.5;
+- ``reliability``: per level witness ("air_model", "prior"), a monotone map from the
+  combined verdict's top probability to how often verdicts that sure were right on held-out
+  places. That share is what the app calls "confidence": never a number the data did not back;
+- ``unsure_below``: a verdict whose confidence is below it is shown as unsure; chosen so that
+  the verdicts at or above it were right ``target`` of the time on held-out places.
+
+A model without the block (an older one) gets the photo at full weight, its own top
+probability as confidence and the validation threshold of its "calibration" block.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+AIR_MODEL, PRIOR, PROFILE = "air_model", "prior", "profile"  # what set the level of a verdict
+DEFAULT_AIR_MODEL_SIGMA = 0.6  # a factor of 1.8 either way, until a study says otherwise
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Top probability -> the share of such verdicts that were right (piecewise linear)."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    def __call__(self, top: float) -> float:
+        return float(np.interp(top, self.x, self.y))
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Reliability:
+        x, y = tuple(float(v) for v in d["x"]), tuple(float(v) for v in d["y"])
+        if len(x) < 2 or len(x) != len(y) or any(b < a for a, b in zip(x, x[1:], strict=False)) \
+                or not all(0.0 <= v <= 1.0 for v in (*x, *y)):
+            raise ValueError("a reliability map is two equal lists, x increasing, values in 0-1")
+        return cls(x, y)
+
+    def to_dict(self) -> dict:
+        return {"x": list(self.x), "y": list(self.y)}
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    photo_weight: float = 1.0
+    air_model_sigma: float = DEFAULT_AIR_MODEL_SIGMA
+    unsure_below: float = 0.0
+    target: float | None = None  # how often the verdicts at or above unsure_below were right
+    reliability: Mapping[str, Reliability] = field(default_factory=dict)
+    measured_on: str = ""  # where the numbers come from, in a line
+
+    def confidence(self, basis: str, top: float) -> float:
+        """How often verdicts as sure as ``top`` were right, for this level witness; the top
+        probability itself where nothing was measured (a calibrated view, an older model)."""
+        found = self.reliability.get(basis)
+        return found(top) if found is not None else float(top)
+
+    def is_unsure(self, confidence: float) -> bool:
+        return confidence < self.unsure_below
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping) -> VerdictRule:
+        """The model's "verdict_rule" block; an older model's calibration threshold without one."""
+        block = metrics.get("verdict_rule")
+        legacy = (metrics.get("calibration") or {}).get("uncertain_below", 0.0)
+        if not block:
+            return cls(unsure_below=float(legacy or 0.0))
+        try:
+            return cls(float(block["photo_weight"]), float(block["air_model_sigma"]), float(block["unsure_below"]),
+                       float(block["target"]), {k: Reliability.from_dict(v) for k, v in block["reliability"].items()},
+                       str(block.get("measured_on", "")))
+        except (KeyError, TypeError, ValueError) as err:
+            log.warning("ignoring malformed verdict_rule in metrics.json (%s)", err)
+            return cls(unsure_below=float(legacy or 0.0))
