@@ -254,7 +254,7 @@ def calibrate_folder(predictor: Predictor, folder: str | os.PathLike, name: str,
     probs, labels, readings, skipped = [], [], [], list(found.skipped)
     for path, label, reading in zip(found.paths, found.labels, found.readings, strict=True):
         try:
-            pred = predictor.predict(path, prior="train", place="")  # "": not even AIRKEN_PLACE
+            pred = predictor.predict(path, prior="train", profile="")  # "": not even AIRKEN_PROFILE
         except ImageRejected as err:
             skipped.append((path.name, str(err)))
             continue
