@@ -20,8 +20,8 @@ import logging
 import sys
 import threading
 
-from airken.airmodel.openmeteo import CREDIT, AirError, default_client
-from airken.airmodel.report import air_block
+from airken.airmodel.openmeteo import CREDIT, AirError, default_client, round_place
+from airken.airmodel.report import air_block, parse_time
 from airken.core.classes import LABELS
 from airken.core.intake import ImageRejected
 from airken.core.predictor import get_predictor
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--prior", metavar="SHARES",
                       help='class prior: "world" (default), "uniform", "train" (none) or three shares '
                            '"healthy,moderate,danger"')
-    cal = sub.add_parser("calibrate", help="fit a place profile on photos of one view with PM2.5 readings")
+    cal = sub.add_parser("calibrate", help="fit a calibration profile on photos of one view with PM2.5 readings")
     cal.add_argument("--name", required=True, help="the profile's name (letters, digits, _ - .)")
     cal.add_argument("folder", metavar="DATA_FOLDER", help="labels.csv (file, pm25 or label, timestamp_local) "
                                                            "and images/")
@@ -92,6 +92,9 @@ def _predict_options(args: argparse.Namespace) -> dict:
     """The predictor's options from the command line; raises BadPrior, BadProfile or AirError."""
     if args.prior is not None:
         parse_prior(args.prior)  # checked now; the predictor reads it ("train": no correction)
+    parse_time(args.time)  # a bad place or time is said once, not as a traceback at the first photo
+    if args.lat is not None or args.lon is not None:
+        round_place(args.lat, args.lon)
     options = {"prior": args.prior, "profile": None if args.profile is None else load_profile(args.profile),
                "latitude": args.lat, "longitude": args.lon, "time": args.time}
     if args.where is not None:
@@ -162,9 +165,9 @@ def _calibrate(predictor, name: str, folder: str) -> int:
     for file, why in skipped:
         print(f"skipped {file}: {why}")
     offsets = ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, profile.offsets, strict=True))
-    print(f"place profile {profile.name!r} from {profile.photos} photos ({profile.readings} hourly readings): "
+    print(f"calibration profile {profile.name!r} from {profile.photos} photos ({profile.readings} hourly readings): "
           f"log-probability offsets {offsets}")
-    print(f"saved {path}; use it with: airken predict --place {profile.name} PHOTO")
+    print(f"saved {path}; use it with: airken predict --profile {profile.name} PHOTO")
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from airken.core.predictor import Predictor
 from airken.core.prior import BadPrior
 from airken.core.profiles import BadProfile, read_profile_file, resolve_place
 from airken.core.scene import haze_map
-from airken.core.verdict import Verdict
+from airken.core.verdict import Verdict, plain
 from airken.examples import EXAMPLES_DIR
 from airken.table import record, write_csv
 from airken.web import card, outlook
@@ -142,8 +142,8 @@ class ReadTab:
         if self.shared is None:
             return {}
         said = ""
-        if ticked and not v.refused and v.photo is not None:
-            said = donations().share(v.photo, v.air_model, getattr(request, "session_hash", None) or "anonymous")
+        if ticked and not v.refused and v.photo is not None:  # plain(): the donation reads a dict, not a frozen view
+            said = donations().share(v.photo, plain(v.air_model), getattr(request, "session_hash", None) or "anonymous")
         return {self.shared: gr.update(value=card.status(said), visible=bool(said))}
 
     def refused(self, info: str) -> dict:
@@ -212,3 +212,6 @@ def api_predict(predictor: Predictor, image: Any, latitude: float | None = None,
         # gr.Error renders HTML; the message may quote a file name.
         raise gr.Error(html.escape(message(err), quote=False), title="Can't use this file",
                        print_exception=False) from None
+    except Exception:  # a bug: the traceback stays in the server log, the caller gets one plain line
+        log.exception("prediction failed")
+        raise gr.Error(GENERIC_ERROR, print_exception=False) from None
