@@ -12,7 +12,8 @@ It speaks the JSON of the public endpoints:
   without "results" when no place matches.
 
 ``pm25(utc_time, lat, lon)`` gives the values. Switches for the failure tests: ``mode`` one of
-"normal", "hang" (accepts, never answers), "error500", "bad_json", "empty_hourly"; ``latency_s``
+"normal", "hang" (accepts, never answers), "error500", "busy" (HTTP 429, as the free tier
+answers once its daily limit is spent), "bad_json", "empty_hourly"; ``latency_s``
 delays every answer. ``requests`` records (path, query) of everything asked.
 """
 from __future__ import annotations
@@ -128,6 +129,9 @@ class _Handler(QuietHandler):
             time.sleep(fake.latency_s)
         if fake.mode == "error500":
             return self.send(500, b"Internal Server Error", {"Content-Type": "text/plain"})
+        if fake.mode == "busy":
+            return self.send(429, json.dumps({"error": True, "reason": "Daily API request limit exceeded. "
+                                                                       "Please try again tomorrow."}).encode(), _JSON)
         if fake.mode == "bad_json":
             return self.send(200, b'{"hourly": {"time": ["2025-', _JSON)
         if url.path == "/v1/air-quality":

@@ -1,20 +1,23 @@
-"""The modelled PM2.5 beside the photo: Open-Meteo's JSON (against a fake server on 127.0.0.1),
-rounding, the cache, every fault as one plain line, old photos, the class prior and the plan."""
+"""The air model: Open-Meteo's JSON (against a fake server on 127.0.0.1), rounding, the cache,
+every fault as one plain line, old photos, the level it sets for a photo's verdict and the plan."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from exif_photos import photo_with_exif
 from openmeteo_server import FakeOpenMeteo, daily_cycle
 
-from airken.airmodel.openmeteo import NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
+from airken.airmodel.openmeteo import BUSY, NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
 from airken.airmodel.planner import ACTIVITIES, best_windows, sun_elevation
-from airken.airmodel.report import AirReport, air_block, air_report, class_shares, parse_time, predict_with_air
+from airken.airmodel.report import AirReport, air_block, air_report, parse_time
 from airken.core.classes import LABELS, class_for_pm25
-from airken.core.predictor import get_predictor
+from airken.core.predictor import Predictor, get_predictor
+from airken.core.prior import WORLD_PRIOR
+from airken.core.witnesses import air_model_shares, combine
 
 REPORT_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 ROME = ZoneInfo("Europe/Rome")
@@ -29,6 +32,13 @@ def client_for(server: FakeOpenMeteo, clock=None, **settings) -> OpenMeteo:
     settings = {"air_url": server.air_url, "geocode_url": server.geocode_url, "read_timeout_s": 0.3,
                 "connect_timeout_s": 0.3, **settings}
     return OpenMeteo(AirSettings(**settings), **({"clock": clock} if clock else {}))
+
+
+def reading_with(client: OpenMeteo) -> Predictor:
+    """The bundled model whose air model is asked through ``client``."""
+    base = get_predictor()
+    return Predictor(base.model, base.source, base.limits, base.metrics,
+                     lookup=lambda lat, lon, hour: air_block(lat, lon, hour, client=client))
 
 
 def test_report_has_the_documented_shape_and_asks_for_the_rounded_place(server):
@@ -83,6 +93,25 @@ def test_a_hanging_service_is_left_alone_for_a_while(server):
     assert len(server.requests) == 1  # the second answer came without asking
 
 
+def test_a_busy_service_is_no_live_data_and_left_alone_for_a_while(server, tmp_path):
+    """HTTP 429 (the free tier's daily limit): no live data, and nothing asked for the retry period."""
+    now = [1_800_000_000.0]
+    client = client_for(server, clock=lambda: now[0], retry_after_s=60.0)
+    server.mode = "busy"
+    assert air_block(45.46, 9.19, client=client) == {"error": BUSY} and BUSY.startswith("No live air data")
+    server.mode = "normal"
+    now[0] += 59
+    assert air_block(45.46, 9.19, client=client)["error"].startswith("No live air data")
+    assert len(server.requests) == 1  # left alone: the second answer came without asking
+    now[0] += 2
+    assert "pm25" in air_block(45.46, 9.19, client=client) and len(server.requests) == 2
+    server.mode = "busy"
+    photo = photo_with_exif(tmp_path / "sky.jpg", when=datetime(2025, 3, 14, 12), lat=45.2, lon=9.6)
+    v = reading_with(client_for(server)).predict(photo)
+    assert v.label in LABELS and v.air_model == {"error": BUSY} and v.basis == "prior"
+    assert v.witnesses[0].says.startswith(BUSY)
+
+
 def test_no_network_means_no_live_data_at_once():
     client = OpenMeteo(AirSettings(air_url="http://127.0.0.1:9/v1/air-quality", connect_timeout_s=0.3))
     assert air_block(45.46, 9.19, client=client) == {"error": NO_LIVE_DATA}
@@ -93,11 +122,13 @@ def test_refused_request_says_the_services_reason(server):
     assert block["error"].startswith("The air-quality service refused the request: Parameter 'start_date'")
 
 
-def test_switched_off_asks_nothing(server, tmp_path):
+def test_switched_off_asks_nothing(server, tmp_path, monkeypatch):
     client = client_for(server, enabled=False)
     assert air_block(45.46, 9.19, client=client) == {"error": OFF}
     photo = photo_with_exif(tmp_path / "sky.jpg", when=datetime(2025, 3, 14, 12), lat=45.46, lon=9.19)
-    assert predict_with_air(get_predictor(), photo, client=client).air is None
+    monkeypatch.setenv("AIRKEN_AIR", "0")
+    v = get_predictor().predict(photo)
+    assert v.air_model == {"error": OFF} and v.basis == "prior" and v.where.place_from == "photo"
     assert server.requests == []
 
 
@@ -169,11 +200,11 @@ def test_parse_time():
 
 def test_class_shares_follow_the_modelled_value():
     for pm25 in (3, 10, 29, 30, 42, 54, 80, 300):
-        shares = class_shares(pm25, 0.6)
-        assert sum(shares) == pytest.approx(1.0) and min(shares) >= 0.019
-        assert LABELS[shares.index(max(shares))] == class_for_pm25(pm25).name or pm25 in (29, 30, 54)
-    assert class_shares(10, 0.6)[0] > class_shares(25, 0.6)[0] > class_shares(40, 0.6)[0]
-    assert class_shares(42, 0.3)[1] > class_shares(42, 0.9)[1]  # a sharper model, a sharper prior
+        shares = air_model_shares(pm25, 0.6)
+        assert shares.sum() == pytest.approx(1.0) and shares.min() >= 0.019
+        assert LABELS[int(shares.argmax())] == class_for_pm25(pm25).name or pm25 in (29, 30, 54)
+    assert air_model_shares(10, 0.6)[0] > air_model_shares(25, 0.6)[0] > air_model_shares(40, 0.6)[0]
+    assert air_model_shares(42, 0.3)[1] > air_model_shares(42, 0.9)[1]  # a sharper model, a sharper level
 
 
 def test_sun_elevation():
@@ -207,46 +238,62 @@ def test_no_window_in_polar_night():
     assert all(w is None for w in best_windows(_series(start, [10.0] * 48), 78.2, 15.6).values())
 
 
-def test_predict_reads_the_photo_once_and_adds_the_air(server, tmp_path, monkeypatch):
-    import airken.airmodel.report
+def test_predict_reads_the_photo_once_and_adds_the_air_model(server, tmp_path, monkeypatch):
+    import airken.core.predictor
 
     calls = []
-    real = airken.airmodel.report.read_photo
-    monkeypatch.setattr(airken.airmodel.report, "read_photo", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = airken.core.predictor.read_photo
+    monkeypatch.setattr(airken.core.predictor, "read_photo", lambda *a, **k: calls.append(1) or real(*a, **k))
     when = datetime.now(ROME).replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=2)
     photo = photo_with_exif(tmp_path / "sky.heic", when=when, lat=45.4642, lon=9.1895)
-    pred = predict_with_air(get_predictor(), photo, client=client_for(server))
+    v = reading_with(client_for(server)).predict(photo)
     assert len(calls) == 1
-    assert set(pred.air) == REPORT_KEYS and pred.air["time"].startswith(when.isoformat(timespec="minutes"))
-    assert pred.label in LABELS and pred.to_dict()["air"] == pred.air
-    assert {"decode", "air", "total"} <= set(pred.timings_ms)
+    assert set(v.air_model) == REPORT_KEYS and v.air_model["time"].startswith(when.isoformat(timespec="minutes"))
+    assert v.label in LABELS and v.basis == "air_model" and v.to_dict()["air_model"]["pm25"] == v.air_model["pm25"]
+    assert (v.where.lat, v.where.lon, v.where.place_from, v.where.time_from) == (45.5, 9.2, "photo", "photo")
+    assert v.where.time == v.air_model["time"]  # the hour the air model answered for
+    assert set(v.timings_ms) == {"decode", "air_model", "checks", "model", "total"}
 
 
-def test_predict_without_place_or_time_asks_nothing(server, tmp_path):
-    client = client_for(server)
-    gps_only = photo_with_exif(tmp_path / "gps.jpg", lat=45.46, lon=9.19)
-    assert predict_with_air(get_predictor(), gps_only, client=client).air is None
-    assert server.requests == []
-    given = predict_with_air(get_predictor(), gps_only, lat="27.7", lon="85.32", client=client)
-    assert (given.air["lat"], given.air["lon"]) == (27.7, 85.3)
+def test_predict_without_a_place_asks_nothing(server, tmp_path):
+    reader = reading_with(client_for(server))
+    plain = photo_with_exif(tmp_path / "plain.jpg")
+    v = reader.predict(plain)
+    assert v.air_model is None and v.where is None and v.basis == "prior" and server.requests == []
+    given = reader.predict(plain, latitude="27.7", longitude="85.32", place_name="Kathmandu")
+    assert (given.air_model["lat"], given.air_model["lon"]) == (27.7, 85.3)
+    assert (given.where.name, given.where.place_from, given.where.time_from) == ("Kathmandu", "given", "now")
+    assert "for Kathmandu at" in given.witnesses[0].says
 
 
-def test_bad_place_keeps_the_verdict(server, tmp_path):
+def test_a_bad_place_is_refused_before_anything_is_asked(server, tmp_path):
     photo = photo_with_exif(tmp_path / "sky.jpg")
-    pred = predict_with_air(get_predictor(), photo, lat=123, lon=9, client=client_for(server))
-    assert pred.label in LABELS and pred.air == {"error": "Latitude must be between -90 and 90."}
+    with pytest.raises(AirError, match="Latitude must be between -90 and 90."):
+        reading_with(client_for(server)).predict(photo, latitude=123, longitude=9)
+    assert server.requests == []
 
 
-def test_the_modelled_value_is_the_prior_only_when_switched_on(server, tmp_path):
+def test_the_modelled_value_sets_the_level_unless_switched_off(server, tmp_path, monkeypatch):
     when = datetime.now(timezone.utc) - timedelta(hours=1)
     photo = photo_with_exif(tmp_path / "sky.jpg", when=when.replace(tzinfo=None), offset="+00:00",
                             lat=45.46, lon=9.19)
-    off = predict_with_air(get_predictor(), photo, client=client_for(server))
-    on = predict_with_air(get_predictor(), photo, client=client_for(server, use_prior=True, prior_sigma=0.6))
-    expected = dict(zip(LABELS, class_shares(on.air["pm25"], 0.6), strict=True))
-    assert on.prior == pytest.approx(expected)
-    assert off.prior != pytest.approx(expected)
-    assert off.air == on.air
+    reader = reading_with(client_for(server))
+    on, alone = reader.predict(photo), reader.predict(photo, prior="train")  # alone: the photo model's own shares
+    evidence = np.array([alone.probabilities[c] for c in LABELS])
+
+    def combined(sigma: float) -> np.ndarray:
+        level = air_model_shares(on.air_model["pm25"], sigma)
+        return combine(level, evidence, reader.train_prior, reader.rule.photo_weight)
+
+    assert on.basis == "air_model" and on.prior is None
+    assert [on.probabilities[c] for c in LABELS] == pytest.approx(combined(reader.air_model_sigma()), abs=2e-3)
+    monkeypatch.setenv("AIRKEN_AIR_PRIOR_SIGMA", "0.3")
+    sharp = reader.predict(photo)
+    assert [sharp.probabilities[c] for c in LABELS] == pytest.approx(combined(0.3), abs=2e-3)
+    monkeypatch.setenv("AIRKEN_AIR_PRIOR", "0")
+    off = reader.predict(photo)
+    assert off.basis == "prior" and off.prior == pytest.approx(dict(zip(LABELS, WORLD_PRIOR, strict=True)))
+    assert off.air_model == on.air_model and off.witnesses[0].name == "air_model"
 
 
 def test_report_round_trips_through_json(server):
@@ -267,6 +314,7 @@ def test_a_failing_lookup_never_costs_the_reading(server, tmp_path, monkeypatch,
     monkeypatch.setattr(airken.airmodel.report, "air_report", broken)
     photo = photo_with_exif(tmp_path / "sky.jpg", when=datetime(2025, 3, 14, 12), lat=45.46, lon=9.19)
     with caplog.at_level(logging.ERROR, logger="airken.airmodel.report"):
-        pred = predict_with_air(get_predictor(), photo, client=client_for(server))
-    assert pred.label in LABELS and pred.air == {"error": airken.airmodel.report.LOOKUP_FAILED}
-    assert "internal detail" in caplog.text and "internal detail" not in str(pred.to_dict())
+        v = get_predictor().predict(photo)
+    assert v.label in LABELS and v.air_model == {"error": airken.airmodel.report.LOOKUP_FAILED}
+    assert v.basis == "prior" and v.witnesses[0].says.startswith(airken.airmodel.report.LOOKUP_FAILED)
+    assert "internal detail" in caplog.text and "internal detail" not in str(v.to_dict())

@@ -1,4 +1,4 @@
-"""`python -m airken air` and the "air" block of `predict --json`, against a fake Open-Meteo."""
+"""`python -m airken air` and the "air_model" block of `predict --json`, against a fake Open-Meteo."""
 from __future__ import annotations
 
 import json
@@ -69,21 +69,37 @@ def test_air_text_output(server, capsys):
     assert out.startswith("Milan, Lombardy, Italy: ") and "best time for run" in out and "CC BY 4.0" in out
 
 
-def test_predict_json_has_an_air_block_when_the_photo_says_where_and_when(server, capsys, tmp_path):
+def test_predict_json_has_an_air_model_block_when_the_photo_says_where_and_when(server, capsys, tmp_path):
     when = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=3)
     located = photo_with_exif(tmp_path / "located.jpg", when=when, offset="+00:00", lat=45.46, lon=9.19)
     code, records, _ = run_cli(capsys, "predict", "--json", str(located), str(SKY))
     assert code == 0
-    assert set(records[0]["air"]) == AIR_KEYS
-    assert records[1]["air"] is None
+    assert set(records[0]["air_model"]) == AIR_KEYS and records[0]["basis"] == "air_model"
+    assert records[0]["where"]["place_from"] == "photo" and records[0]["where"]["time_from"] == "photo"
+    assert records[1]["air_model"] is None and records[1]["where"] is None
     assert len(server.requests) == 1
+
+
+def test_predict_json_with_a_place_for_photos_without_one(server, capsys, tmp_path):
+    when = (datetime.now(timezone.utc) - timedelta(hours=5)).strftime("%Y-%m-%dT%H:00Z")
+    located = photo_with_exif(tmp_path / "located.jpg", when=datetime(2026, 1, 5, 12), lat=45.46, lon=9.19)
+    code, records, _ = run_cli(capsys, "predict", "--json", "--where", "Kathmandu", "--time", when, str(SKY),
+                               str(located))
+    assert code == 0
+    given, own = records
+    place = (given["where"]["lat"], given["where"]["lon"], given["where"]["name"])
+    assert place == (27.7, 85.3, "Kathmandu, Bagmati Province, Nepal")
+    assert (given["where"]["place_from"], given["where"]["time_from"]) == ("given", "given")
+    assert datetime.fromisoformat(given["air_model"]["time"]) == datetime.fromisoformat(when.replace("Z", "+00:00"))
+    assert (own["where"]["lat"], own["where"]["place_from"]) == (45.5, "photo")  # its own GPS comes first
 
 
 def test_predict_json_air_fault_keeps_the_verdict(server, capsys, tmp_path):
     server.mode = "error500"
     located = photo_with_exif(tmp_path / "located.jpg", when=datetime(2026, 1, 5, 12), lat=45.46, lon=9.19)
     code, record, _ = run_cli(capsys, "predict", "--json", str(located))
-    assert code == 0 and record["label"] is not None and set(record["air"]) == {"error"}
+    assert code == 0 and record["label"] is not None and set(record["air_model"]) == {"error"}
+    assert record["basis"] == "prior" and record["witnesses"][0]["says"].startswith(record["air_model"]["error"])
 
 
 def test_air_command_in_a_fresh_interpreter(air_server):

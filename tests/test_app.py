@@ -27,12 +27,10 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from airken.core.classes import CLASSES, LABELS  # noqa: E402
 from airken.core.intake import ImageRejected, load_image  # noqa: E402
 from airken.core.predictor import get_predictor  # noqa: E402
-from airken.web import (
-    about,
-    render,
-    sweeper,
-    ui,  # noqa: E402
-)
+from airken.core.words import REFUSED_HEADLINE, UNSURE_HEADLINE, UNSURE_PLAN  # noqa: E402
+from airken.table import COLUMNS, UNREADABLE  # noqa: E402
+from airken.web import about, card, handlers, sweeper, ui  # noqa: E402
+from airken.web.text import GENERIC_ERROR  # noqa: E402
 
 # Gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix.
 pytestmark = [
@@ -44,6 +42,12 @@ EXAMPLES = ROOT / "assets" / "examples"
 SKY = EXAMPLES / "clear-mountains-picos-de-europa.jpg"
 NIGHT = EXAMPLES / "night-rocket-launch.jpg"
 HEADLINES = {c.headline for c in CLASSES}
+
+
+def _tab(predictor) -> handlers.ReadTab:
+    """A read tab whose components are their own names: its events' answers are keyed by them."""
+    names = [f.name for f in dataclasses.fields(handlers.ReadTab) if f.name != "predictor"]
+    return handlers.ReadTab(predictor, **{n: n for n in names})
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +66,8 @@ def test_api_reads_a_sky_photo(client):
     assert result["label"] in LABELS
     assert set(result["probabilities"]) == set(LABELS)
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert result["headline"] in HEADLINES
-    assert set(result["plan"]) == set(CLASSES[0].plan)
+    assert result["headline"] in HEADLINES | {UNSURE_HEADLINE}
+    assert set(result["plan"]) == set(CLASSES[0].plan) == set(UNSURE_PLAN)
     assert result["model"]["sha256"]
 
 
@@ -121,53 +125,63 @@ class _Broken:
 def test_unexpected_errors_are_logged_and_hidden(caplog, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # an upload, as far as the page can tell
     (tmp_path / "x.jpg").write_bytes(SKY.read_bytes())
+    shown = _tab(_Broken()).read(str(tmp_path / "x.jpg"))["card"]
+    assert 'data-state="error"' in shown and html.escape(GENERIC_ERROR) in shown
     with pytest.raises(gr.Error) as err:
-        ui._run(_Broken(), str(tmp_path / "x.jpg"))
-    assert err.value.message == ui.GENERIC_ERROR
+        handlers.api_predict(_Broken(), str(tmp_path / "x.jpg"))
+    assert err.value.message == GENERIC_ERROR
     assert "internal detail" in caplog.text  # the traceback stays in the server log
+    assert "internal detail" not in shown
 
 
 def test_no_photo_asks_for_one():
-    with pytest.raises(ImageRejected, match=ui.NO_PHOTO):
-        ui._run(get_predictor(), None)
-    card = ui.ReadTab(get_predictor()).read(None)[0]
-    assert 'data-state="error"' in card and ui.NO_PHOTO in card
+    shown = _tab(get_predictor()).read(None)["card"]
+    assert 'data-state="empty"' in shown and html.escape(card.NO_PHOTO) in shown
+    with pytest.raises(gr.Error, match="Send a photo"):
+        handlers.api_predict(get_predictor(), None)
 
 
 def test_verdict_and_plan_for_a_reading():
-    pred = get_predictor().predict(SKY)
-    assert pred.label is not None
-    sure = dataclasses.replace(pred, uncertain=False)
-    card = render.verdict_card(sure)
-    assert pred.headline in card and pred.colour in card and f'data-label="{pred.label}"' in card
-    plan = render.plan_html(sure)
-    for activity, todo in pred.plan.items():
+    v = get_predictor().predict(SKY)
+    assert v.label is not None
+    shown = card.verdict_card(v)
+    assert html.escape(v.headline) in shown and v.colour in shown and f'data-label="{v.label}"' in shown
+    plan = card.plan_html(v)
+    for activity, todo in v.plan.items():
         assert activity.capitalize() in plan and html.escape(todo) in plan
 
 
 def test_verdict_for_a_refused_photo_says_why():
-    pred = get_predictor().predict(NIGHT)
-    assert pred.label is None
-    card = render.verdict_card(pred)
-    assert 'data-label="none"' in card
-    assert html.escape(pred.headline) in card and html.escape(pred.advice) in card
-    assert render.plan_html(pred) == ""
+    v = get_predictor().predict(NIGHT)
+    assert v.label is None
+    shown = card.verdict_card(v)
+    assert 'data-label="none"' in shown
+    assert html.escape(v.headline) in shown and html.escape(v.advice) in shown
+    assert card.plan_html(v) == ""
 
 
-def test_batch_rows_and_csv(tmp_path):
-    bad = tmp_path / "empty.jpg"
+def test_batch_rows_and_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # the empty file is an upload
+    bad = tmp_path / "up" / "empty.jpg"
+    bad.parent.mkdir()
     bad.write_bytes(b"")
     predictor = get_predictor()
-    rows = [ui._batch_row(predictor, str(p)) for p in (SKY, NIGHT, bad)]
-    words = {c.word for c in CLASSES}
-    assert rows[0][1] in words or rows[0][1].startswith("unsure (") and rows[0][2].endswith("%")
-    assert rows[1][1] == "refused"
-    assert rows[2][1] == "unreadable" and rows[2][-1]
-    out = ui._write_csv(rows, str(tmp_path))
-    with open(out, newline="", encoding="utf-8") as fh:
+    rows = [handlers._batch_row(predictor, str(p), None) for p in (SKY, NIGHT, bad)]
+    assert rows[0]["verdict"] in HEADLINES | {UNSURE_HEADLINE} and rows[0]["leans to"] in {c.word for c in CLASSES}
+    assert rows[1]["verdict"] == REFUSED_HEADLINE and rows[1]["notes"]
+    assert rows[2]["verdict"] == UNREADABLE and "empty" in rows[2]["notes"]
+    shown, button = handlers.batch(predictor, [str(SKY), str(NIGHT), str(bad)], None, _NoProgress())
+    assert all(html.escape(r["verdict"]) in shown for r in rows)
+    with open(button.value["path"] if isinstance(button.value, dict) else button.value, newline="",
+              encoding="utf-8") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == render.BATCH_HEADERS and len(table) == 4
-    assert table[1][2].endswith("%") and "danger" not in table[0]  # the page's words and format
+    assert table[0] == list(COLUMNS) and len(table) == 4 and "danger" not in table[0]  # the page's words
+    assert 0 <= float(table[1][COLUMNS.index("healthy")]) <= 1  # shares as numbers, not "59%"
+
+
+class _NoProgress:
+    def tqdm(self, items, **kwargs):
+        return items
 
 
 def _system(acc: float) -> dict:
@@ -308,9 +322,9 @@ def test_a_click_decodes_the_photo_once(monkeypatch):
     calls = []
     real = intake._decode
     monkeypatch.setattr(intake, "_decode", lambda *a, **k: calls.append(1) or real(*a, **k))
-    out = ui.ReadTab(get_predictor()).read(str(SKY))
+    out = _tab(get_predictor()).read(str(SKY))
     assert len(calls) == 1
-    assert out[5] is not None and out[6] is not None  # the photo and its haze map, from that one decode
+    assert out["photo"] is not None and out["haze"] is not None  # the photo and its haze map, from that one decode
 
 
 def test_about_explains_what_looks_like_a_bug():
@@ -333,19 +347,20 @@ def test_about_explains_what_looks_like_a_bug():
     from airken.card.measurements import places_markdown
 
     assert "Every photo of delhi (all unhealthy) is in one band" in places_markdown(places)
-    assert "under the upload box" in render.empty_card()  # where the examples really are
+    assert "under the upload box" in card.empty_card()  # where the examples really are
 
 
-def test_api_takes_a_class_prior_and_a_place_profile(client):
+def test_api_takes_a_class_prior_and_a_calibration_profile(client):
     from airken.core.profiles import PlaceProfile
 
     plain = client.predict(handle_file(str(SKY)), prior="train", api_name="/predict")
-    assert plain["prior"] is None and plain["place"] is None
+    assert plain["prior"] is None and plain["profile"] is None and plain["basis"] == "prior"
     world = client.predict(handle_file(str(SKY)), api_name="/predict")
     assert world["prior"] == pytest.approx({"healthy": 0.6, "moderate": 0.25, "danger": 0.15})
     clean = PlaceProfile("rooftop", (4.0, -2.0, -2.0), readings=5, photos=5)
-    placed = client.predict(handle_file(str(SKY)), place=clean.to_json(), api_name="/predict")
-    assert placed["place"] == "rooftop" and placed["prior"] is None and placed["label"] == "healthy"
-    for prior, place in (("1,2", None), (None, '{"format": 9}'), (None, "../../etc/passwd")):
+    calibrated = client.predict(handle_file(str(SKY)), profile=clean.to_json(), api_name="/predict")
+    assert calibrated["profile"] == "rooftop" and calibrated["prior"] is None and calibrated["label"] == "healthy"
+    assert calibrated["basis"] == "profile" and "rooftop" in calibrated["witnesses"][0]["says"]
+    for prior, profile in (("1,2", None), (None, '{"format": 9}'), (None, "../../etc/passwd")):
         with pytest.raises(AppError, match="prior|profile|place"):
-            client.predict(handle_file(str(SKY)), prior=prior, place=place, api_name="/predict")
+            client.predict(handle_file(str(SKY)), prior=prior, profile=profile, api_name="/predict")

@@ -15,11 +15,13 @@ import pytest
 from conftest import offline_env
 
 from airken.core.classes import CLASSES, LABELS
-from airken.core.predictor import Prediction
+from airken.core.verdict import Verdict
+from airken.core.words import REFUSED_HEADLINE, UNSURE_HEADLINE
+from airken.table import UNREADABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "assets" / "examples"
-RECORD_KEYS = {"path", *Prediction.serialised_fields()}
+RECORD_KEYS = {"path", *Verdict.serialised_fields()}
 GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
 TIMEOUT_S = 120
 
@@ -38,6 +40,7 @@ def check_record(rec: dict) -> None:
     assert set(rec) == RECORD_KEYS
     assert isinstance(rec["advice"], str) and rec["advice"]
     assert isinstance(rec["warnings"], list) and all(isinstance(w, str) for w in rec["warnings"])
+    assert isinstance(rec["witnesses"], list) and all(isinstance(w["says"], str) for w in rec["witnesses"])
     assert {"source", "sha256"} <= set(rec["model"])
     if rec["label"] is None:
         assert rec["probabilities"] is None and rec["pm25_range"] is None
@@ -46,7 +49,8 @@ def check_record(rec: dict) -> None:
         assert set(rec["probabilities"]) == set(LABELS)
         assert sum(rec["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         assert rec["label"] == max(rec["probabilities"], key=rec["probabilities"].get)
-        assert "PM2.5" in rec["pm25_range"]
+        assert "PM2.5" in rec["pm25_range"] and "\N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}" in rec["pm25_range"]
+        assert rec["unsure"] == (rec["unsure_reason"] is not None)
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +97,14 @@ def test_predict_table_output(corrupt):
     assert "Traceback" not in done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 + len(paths)
-    words = [c.word for c in CLASSES]
-    assert "verdict" in lines[0] and all(word in lines[0] for word in words)  # the page's words
+    assert lines[0].split()[:3] == ["file", "verdict", "confidence"]
     assert not any(line.lstrip().startswith("{") for line in lines)
-    assert lines[1].split()[1] in words or lines[1].split()[1] == "unsure"
-    assert "%" in lines[1]
-    assert lines[2].split()[1] == "refused"
-    assert lines[3].split()[1] == "unreadable"
+    sure = json_lines(airken("predict", "--json", paths[0]).stdout)[0]
+    assert sure["headline"] in lines[1] and "%" in lines[1]  # the page's words and number format
+    assert sure["headline"] in {c.headline for c in CLASSES} | {UNSURE_HEADLINE}
+    assert sure["unsure_reason"] is None or sure["unsure_reason"] in lines[1]
+    assert REFUSED_HEADLINE in lines[2]
+    assert UNREADABLE in lines[3]
 
 
 def test_a_refused_scene_exits_0_and_litert_says_nothing():
@@ -180,18 +185,22 @@ def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
     folder = _labelled_folder(tmp_path)
     done = airken("calibrate", "--name", "balcony", str(folder), env=env)
     assert done.returncode == 0, done.stderr
-    assert "place profile 'balcony' from 4 photos (4 hourly readings)" in done.stdout
+    assert "calibration profile 'balcony' from 4 photos (4 hourly readings)" in done.stdout
+    assert "airken predict --profile balcony" in done.stdout
     assert (tmp_path / "profiles" / "balcony.json").is_file()
-    placed = airken("predict", "--json", "--place", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)
-    record = json.loads(placed.stdout.splitlines()[0])
-    assert placed.returncode == 0 and record["place"] == "balcony" and record["prior"] is None
+    calibrated = airken("predict", "--json", "--profile", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)
+    record = json.loads(calibrated.stdout.splitlines()[0])
+    assert calibrated.returncode == 0 and record["profile"] == "balcony" and record["prior"] is None
+    assert record["basis"] == "profile"
     assert record["label"] == "healthy"  # a view calibrated on clean days reads its clean day as healthy
 
 
-@pytest.mark.parametrize("args, message", [(["--place", "nowhere"], "no place profile called 'nowhere'"),
-                                           (["--place", "../x"], "place name"),
-                                           (["--prior", "1,2"], "prior is 3 non-negative numbers")])
-def test_a_bad_place_or_prior_is_one_line_and_exit_2(tmp_path, args, message):
+@pytest.mark.parametrize("args, message", [(["--profile", "nowhere"], "profile called 'nowhere'"),
+                                           (["--profile", "../x"], "name is 1-64"),
+                                           (["--prior", "1,2"], "prior is 3 non-negative numbers"),
+                                           (["--lat", "95", "--lon", "9"], "Latitude must be"),
+                                           (["--time", "noon"], "ISO 8601")])
+def test_a_bad_profile_prior_or_place_is_one_line_and_exit_2(tmp_path, args, message):
     env = offline_env(AIRKEN_PROFILES_DIR=str(tmp_path))
     done = airken("predict", *args, str(EXAMPLES / "clear-kite.jpg"), env=env)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

@@ -12,6 +12,7 @@ from exif_photos import photo_with_exif
 from hub_server import FakeHub
 from huggingface_hub import constants
 from PIL import ExifTags, Image
+from verdicts import FakeLookup, with_lookup
 
 from airken.airmodel.donate import DonateSettings, Donations, clean_jpeg
 from airken.core.exif import read_taken
@@ -157,10 +158,19 @@ def test_clean_jpeg_from_a_naive_time():
     assert taken.at == datetime(2026, 3, 14, 9, 0) and (taken.latitude, taken.longitude) == (-33.9, -70.7)
 
 
+def _tab(predictor):
+    """A read tab whose components are their own names: its events' answers are keyed by them."""
+    import dataclasses
+
+    from airken.web.handlers import ReadTab
+
+    names = [f.name for f in dataclasses.fields(ReadTab) if f.name != "predictor"]
+    return ReadTab(predictor, **{n: n for n in names})
+
+
 def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monkeypatch):
     import airken.airmodel.donate
     from airken.core.predictor import get_predictor
-    from airken.web import panel as air_panel
     from airken.web import ui
 
     monkeypatch.setattr(airken.airmodel.donate, "_donations", None)
@@ -174,36 +184,36 @@ def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monk
     monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
     boxes = [b for b in ui.build_demo(get_predictor()).blocks.values() if getattr(b, "elem_id", None) == "ak-share"]
     assert len(boxes) == 1 and boxes[0].value is False  # unticked
-    pred = get_predictor().predict(photo)
-    pred.air = AIR
-    reading = {"label": pred.label, "air": pred.air}
-    assert air_panel._share(lambda _: pred.photo, photo, False, reading, None) == ""  # not ticked: nothing
+    tab = _tab(with_lookup(FakeLookup(AIR)))
+    v = tab.predictor.predict(tmp_path / "rich.jpg")  # the photo fixture's file, with GPS and time
+    assert v.air_model["pm25"] == AIR["pm25"] and v.basis == "air_model"
+    assert tab._shared(v, False, None)["shared"]["visible"] is False  # not ticked: nothing
     assert not (tmp_path / "stage" / "images").exists()
-    assert air_panel._share(lambda _: pred.photo, photo, True, reading, None).startswith("Thank you")
+    said = tab._shared(v, True, None)["shared"]
+    assert said["visible"] is True and "Thank you" in said["value"]
     assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
     airken.airmodel.donate.donations().close()
 
 
 def test_the_share_event_reads_uploads_only(hub, tmp_path, monkeypatch):
-    """The donation event names its photo like every event: a file outside the upload folder
-    is not opened, and nothing is staged."""
+    """The donation shares the photo the read event read, and that event names its photo like
+    every event: a file outside the upload folder is not opened, and nothing is staged."""
     import airken.airmodel.donate
-    from airken.core.predictor import get_predictor
-    from airken.web import panel as air_panel
-    from airken.web import ui
+    from airken.web.uploads import NOT_AN_UPLOAD
 
     monkeypatch.setattr(airken.airmodel.donate, "_donations", None)
     monkeypatch.setenv("AIRKEN_DONATE_REPO", REPO)
     monkeypatch.setenv("AIRKEN_DONATE_TOKEN", "hf_test")
     monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path / "stage"))
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
-    outside = photo_with_exif(tmp_path / "elsewhere.jpg")
-    tab = ui.ReadTab(get_predictor())
-    assert air_panel._share(tab.photo_of, {"path": str(outside)}, True, {"air": AIR}, None) == ""
+    outside = photo_with_exif(tmp_path / "elsewhere.jpg", when=datetime(2026, 3, 14, 9, 12), lat=45.46, lon=9.19)
+    tab = _tab(with_lookup(FakeLookup(AIR)))
+    refused = tab.read({"path": str(outside)}, None, None, True)
+    assert NOT_AN_UPLOAD in refused["card"] and refused["shared"]["visible"] is False
     assert not (tmp_path / "stage" / "images").exists()
     upload = tmp_path / "uploads" / "abc" / "sky.jpg"
     upload.parent.mkdir(parents=True)
     upload.write_bytes(outside.read_bytes())
-    answer = air_panel._share(tab.photo_of, {"path": str(upload)}, True, {"air": AIR}, None)
-    assert answer.startswith("Thank you") and len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
+    answer = tab.read({"path": str(upload)}, None, None, True)["shared"]
+    assert "Thank you" in answer["value"] and len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 1
     airken.airmodel.donate.donations().close()

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from airken.core.classes import LABELS, class_by_name
+from airken.core.classes import LABELS, NEUTRAL_COLOUR, class_by_name
 from airken.core.intake import ImageRejected
 from airken.core.model import TFLiteModel
 from airken.core.predictor import Predictor, get_predictor
+from airken.core.rule import VerdictRule
+from airken.core.words import UNSURE_HEADLINE, UNSURE_PLAN, percent
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
@@ -22,23 +24,28 @@ def predictor() -> Predictor:
     return get_predictor()
 
 
-def test_sky_photo_gets_a_full_verdict(predictor):
+def test_sky_photo_gets_a_full_verdict(predictor, monkeypatch):
+    monkeypatch.setattr(predictor, "rule", VerdictRule())  # no unsure line: the class's own words
     result = predictor.predict(EXAMPLES / "clear-kite.jpg")
-    assert result.label in LABELS
+    assert result.label in LABELS and not result.unsure and result.unsure_reason is None
     assert set(result.probabilities) == set(LABELS)
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     assert result.label == max(result.probabilities, key=result.probabilities.get)
     cls = class_by_name(result.label)
-    assert (result.pm25_range, result.colour, result.advice) == (cls.band, cls.colour, cls.advice)
-    assert set(result.plan) == {"run", "bike commute", "children playing outside", "opening windows"}
+    assert (result.pm25_range, result.colour, result.headline, result.advice) == (
+        cls.band, cls.colour, cls.headline, cls.advice)
+    assert dict(result.plan) == cls.plan
+    assert result.confidence == pytest.approx(max(result.probabilities.values()), abs=1e-3)
     assert result.model["sha256"] == predictor.source.sha256
     assert result.timings_ms["total"] >= result.timings_ms["model"] >= 0
+    assert {"decode", "air_model", "checks", "model", "total"} == set(result.timings_ms)
 
 
-def test_night_photo_is_refused_with_a_suggestion(predictor):
+def test_night_photo_is_refused_with_the_scene_reason_alone(predictor):
     result = predictor.predict(EXAMPLES / "night-rocket-launch.jpg")
     assert result.label is None and result.probabilities is None and result.plan == {}
-    assert "daytime" in result.advice
+    assert "daylight" in result.advice and "take a daytime photo" not in result.advice.lower()
+    assert result.colour == NEUTRAL_COLOUR and result.pm25_range is None and result.confidence is None
     assert result.to_dict()["label"] is None
 
 
@@ -99,15 +106,17 @@ def test_calibration_softens_without_changing_the_class():
     assert Calibration.from_metrics({}).apply(probs) is probs
 
 
-def test_low_confidence_is_flagged_uncertain(predictor, monkeypatch):
-    from airken.core.calibration import Calibration
-
-    monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=1.01))
+def test_low_confidence_is_shown_unsure(predictor, monkeypatch):
+    strict = VerdictRule.from_metrics({"calibration": {"uncertain_below": 1.0}})
+    monkeypatch.setattr(predictor, "rule", strict)
     result = predictor.predict(EXAMPLES / "clear-kite.jpg")
-    assert result.uncertain and result.label in LABELS  # still a verdict, flagged
-    assert any("unsure" in w for w in result.warnings)
-    monkeypatch.setattr(predictor, "calibration", Calibration(temperature=1.0, uncertain_below=0.0))
-    assert not predictor.predict(EXAMPLES / "clear-kite.jpg").uncertain
+    assert result.unsure and result.label in LABELS  # still a leaning, flagged
+    assert result.headline == UNSURE_HEADLINE and result.colour == NEUTRAL_COLOUR and dict(result.plan) == UNSURE_PLAN
+    assert result.unsure_reason.startswith(f"Its confidence ({percent(result.confidence)})")
+    assert "under the unsure line (over 99%)" in result.unsure_reason
+    assert class_by_name(result.label).word in result.advice  # what it leans to
+    monkeypatch.setattr(predictor, "rule", VerdictRule())
+    assert not predictor.predict(EXAMPLES / "clear-kite.jpg").unsure
 
 
 def _haze_block(weight: float, favour: int) -> dict:

@@ -127,7 +127,7 @@ def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
     assert profile.model_sha256 == predictor.source.sha256
 
 
-def test_calibrating_ignores_the_place_the_app_is_set_to(tmp_path, monkeypatch):
+def test_calibrating_ignores_the_profile_the_app_is_set_to(tmp_path, monkeypatch):
     import dataclasses
 
     from airken.core.predictor import get_predictor
@@ -138,9 +138,10 @@ def test_calibrating_ignores_the_place_the_app_is_set_to(tmp_path, monkeypatch):
     predictor = get_predictor()
     plain, _ = calibrate_folder(predictor, folder, "balcony")
     other = dataclasses.replace(plain, name="elsewhere", offsets=(-6.0, 0.0, 6.0))
-    monkeypatch.setenv("AIRKEN_PLACE", other.to_json())  # the app's default place: not what is fitted on
+    monkeypatch.setenv("AIRKEN_PROFILE", other.to_json())  # the app's default profile: not what is fitted on
     again, _ = calibrate_folder(predictor, folder, "balcony")
     assert again.offsets == plain.offsets
+    assert predictor.predict(EXAMPLES / "clear-kite.jpg").profile == "elsewhere"  # where the app reads with it
 
 
 def test_a_folder_without_the_layout_is_refused(tmp_path):

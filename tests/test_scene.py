@@ -198,9 +198,10 @@ def test_a_black_and_white_photo_is_read_but_never_relied_on():
 
 def test_the_predictor_marks_a_black_and_white_verdict_unsure():
     from airken.core.predictor import get_predictor
+    from airken.core.scene import WARN_GREY
 
     pred = get_predictor().predict(EXAMPLES / "fog-pier.jpg")
-    assert pred.label is not None and pred.uncertain
+    assert pred.label is not None and pred.unsure and pred.unsure_reason == WARN_GREY
 
 
 def _sky_strip_over(ground: Image.Image, sky_share: float) -> Image.Image:
@@ -227,4 +228,4 @@ def test_a_graphic_on_white_is_never_given_a_sure_verdict():
 
     skimage = pytest.importorskip("skimage")
     pred = get_predictor().predict(Path(skimage.__file__).parent / "data" / "logo.png")
-    assert pred.label is None or pred.uncertain
+    assert pred.label is None or pred.unsure

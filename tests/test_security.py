@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import AppServer
 
-from airken.core.classes import LABELS, WORDS
+from airken.core.classes import CLASSES, LABELS, WORDS
+from airken.core.words import UNSURE_HEADLINE
 from airken.web import sweeper, uploads
 from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
 
@@ -241,9 +242,10 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     shapes = _shapes(canaries, server.uploads, uploaded)
     calls = {
         "/call/predict": lambda v: client.call("predict", predict_data(v)),
-        "/call/read_photo": lambda v: client.call("read_photo", [v, None, None]),  # photo, place, place profile
-        "queue/join read_photo": lambda v: client.join(fn_index["read_photo"], [v, None, None]),
-        "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v]]),
+        "/call/read": lambda v: client.call("read", [v, None, None]),  # photo, place, calibration profile
+        "queue/join read": lambda v: client.join(fn_index["read"], [v, None, None]),
+        "queue/join reread": lambda v: client.join(fn_index["reread"], [v, None, None]),  # a new place or profile
+        "queue/join read_batch": lambda v: client.join(fn_index["read_batch"], [[v], None]),  # files, place
     }
     ours = f"refused: {uploads.NOT_AN_UPLOAD}"
     answers = {}
@@ -258,7 +260,8 @@ def test_no_reference_reaches_a_file_outside_the_uploads(server, client, fn_inde
     # Where our rule answers, it says the same thing whatever lies at the path.
     assert answers["/call/predict", "FileData without meta"] == ours
     assert answers["/call/predict", "text file"] == answers["/call/predict", "missing file"] == ours
-    assert answers["queue/join read_photo", "symlink in the upload folder"] == ours
+    assert answers["queue/join read", "symlink in the upload folder"] == ours
+    assert answers["queue/join reread", "dotdot after an upload"] == ours
     # The canaries were never opened, listed or copied (the hook does see the uploads: below).
     assert [line for line in server.audited() if str(canaries) in line] == []
     assert "Traceback" not in "".join(answers.values())
@@ -273,19 +276,21 @@ def test_real_uploads_and_examples_still_read(server, client, fn_index, uploaded
     # (A bare string is refused by Gradio itself before our code: the Image input wants a dict.)
     for value in ({"path": uploaded, "meta": meta}, {"path": uploaded}, {"path": str(link)}, {"path": str(EXAMPLE)}):
         assert _answer(client.call("predict", predict_data(value))) == "class", value
-    assert _answer(client.join(fn_index["read_photo"], [{"path": uploaded, "meta": meta}, None, None])) == "class"
-    rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}]])
+    assert _answer(client.join(fn_index["read"], [{"path": uploaded, "meta": meta}, None, None])) == "class"
+    rows = client.join(fn_index["read_batch"], [[{"path": uploaded, "meta": meta}], None])
     verdict = re.search(r'<td data-col="Verdict">(.*?)</td>', rows[1][0])  # the batch table's HTML
-    read = {*WORDS.values(), *(f"unsure ({w}?)" for w in WORDS.values())}  # not "unreadable" or "refused"
-    assert rows[0] == "complete" and verdict and verdict[1] in read
+    leans = re.search(r'<td data-col="Leans to">(.*?)</td>', rows[1][0])
+    read = {html.escape(c.headline, quote=True) for c in CLASSES} | {html.escape(UNSURE_HEADLINE, quote=True)}
+    assert rows[0] == "complete" and verdict and verdict[1] in read  # not "Can't use this file" or refused
+    assert leans and leans[1] in WORDS.values()
     assert f"open {uploaded}" in server.audited()  # the audit hook sees what the server reads
 
 
-def test_a_place_profile_reference_follows_the_upload_rule(server, client, fn_index, canaries, uploaded):
+def test_a_calibration_profile_reference_follows_the_upload_rule(server, client, fn_index, canaries, uploaded):
     meta = {"_type": "gradio.FileData"}
     photo = {"path": uploaded, "meta": meta}
     for profile in ({"path": str(canaries / "canary.jpg")}, {"path": "/etc/passwd"}, {"path": "../../etc/hosts"}):
-        answer = _answer(client.join(fn_index["read_photo"], [photo, None, profile]))
+        answer = _answer(client.join(fn_index["read"], [photo, None, profile]))
         assert answer in (f"refused: {uploads.NOT_AN_UPLOAD}", "gradio refused"), (profile, answer)
     assert [line for line in server.audited() if str(canaries) in line] == []
 

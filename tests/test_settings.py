@@ -43,15 +43,19 @@ def test_air_and_donation_settings_live_here_too(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRKEN_AIR", "off")
     monkeypatch.setenv("AIRKEN_AIR_URL", "http://127.0.0.1:1/v1/air-quality")
     monkeypatch.setenv("AIRKEN_AIR_READ_TIMEOUT", "0.5")
-    monkeypatch.setenv("AIRKEN_AIR_PRIOR", "yes")
+    monkeypatch.setenv("AIRKEN_AIR_PRIOR", "no")
+    monkeypatch.setenv("AIRKEN_AIR_PRIOR_SIGMA", "0.4")
+    monkeypatch.setenv("AIRKEN_PROFILE", "balcony")
     monkeypatch.setenv("AIRKEN_DONATE_REPO", "me/photos")
     monkeypatch.setenv("AIRKEN_DONATE_DIR", str(tmp_path))
     monkeypatch.setenv("AIRKEN_DONATE_PER_SESSION", "3")
     s = settings.current()
-    assert s.air is False and s.air_read_timeout_s == 0.5 and s.air_prior is True and s.donate_per_session == 3
+    assert s.air is False and s.air_read_timeout_s == 0.5 and s.donate_per_session == 3
+    assert (s.air_prior, s.air_prior_sigma, s.profile) == (False, 0.4, "balcony")
+    # By default the air model sets the level, with the error the model's verdict rule gives it.
+    assert (settings.DEFAULTS.air_prior, settings.DEFAULTS.air_prior_sigma) == (True, None)
     air = AirSettings.from_env()
-    assert (air.enabled, air.air_url, air.read_timeout_s, air.use_prior) == (
-        False, "http://127.0.0.1:1/v1/air-quality", 0.5, True)
+    assert (air.enabled, air.air_url, air.read_timeout_s) == (False, "http://127.0.0.1:1/v1/air-quality", 0.5)
     assert air.geocode_url == settings.DEFAULTS.geocode_url and air.connect_timeout_s == 2.0
     donate = DonateSettings.from_env()
     assert (donate.repo, donate.folder, donate.per_session, donate.every_min) == ("me/photos", tmp_path, 3, 5.0)
