@@ -129,7 +129,8 @@ class ReadTab:
 
     def shown(self, v: Verdict, place: dict | None) -> dict:
         """What the page shows for a verdict (a refused photo keeps the photo, no haze map)."""
-        report, chart, best, activity, ics = outlook.outlook(v.air_model, place)
+        # plain(): the outlook and the page's state hold a dict, not the Verdict's frozen view
+        report, chart, best, activity, ics = outlook.outlook(plain(v.air_model), place)
         upright = v.photo.image if v.photo is not None and not v.refused else None
         return {self.card: card.verdict_card(v), self.results: gr.Column(visible=not v.refused),
                 self.probs: "" if v.refused else card.probabilities_html(v, self.predictor.rule),
