@@ -123,8 +123,9 @@ def test_api_page_shows_a_sky_example_and_no_mcp_tab(browser, app_url):
     page = _open(browser, app_url, LAPTOP)
     page.get_by_text("Use via API").click()
     page.get_by_text("API name: /predict").first.wait_for()
+    page.get_by_text("clear-mountains-picos-de-europa.jpg").first.wait_for()  # the snippet draws after the heading
     body = page.inner_text("body")
-    assert "clear-mountains-picos-de-europa.jpg" in body and "uncertain: bool" in body
+    assert "unsure: bool" in body and "witnesses: list[dict(name: str, says: str" in body  # the Verdict's shape
     tabs = {li.inner_text().strip(): li.is_visible() for li in page.locator(".snippets li").all()}
     assert tabs.get("Python") and tabs.get("MCP") is False
     page.close()
@@ -168,6 +169,28 @@ def test_a_file_over_the_size_cap_gets_the_apps_message(browser, app_url, tmp_pa
     page.wait_for_selector('#ak-verdict [data-state="error"]')
     assert "too large" in page.inner_text(CARD)
     assert "exceed" not in page.inner_text("body")  # Gradio's own "File(s) exceed ..." never shows
+    page.get_by_role("tab", name="Many photos").click()  # the batch box stops it too, with its own message
+    page.locator("#ak-batch-files input[type=file]").set_input_files(str(big))
+    page.wait_for_selector("#ak-batch-table [role=status]")
+    assert "too large" in page.inner_text("#ak-batch-table") and "exceed" not in page.inner_text("body")
+    page.close()
+
+
+def test_a_file_that_is_not_a_photo_is_stopped_before_upload(browser, app_url, tmp_path):
+    """The page script stops it (window.akRefusedFile, the hidden #ak-photo-refused button) and
+    the card says what Airken reads, before a byte is uploaded."""
+    from airken.web.text import NOT_A_PHOTO
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo\n" * 20)
+    page = _open(browser, app_url, LAPTOP)
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
+    assert page.locator("#ak-photo-refused").count() == 1
+    page.locator("#ak-photo input[type=file]").set_input_files(str(notes))
+    page.wait_for_selector('#ak-verdict [data-state="error"]')
+    assert NOT_A_PHOTO in page.inner_text(CARD) and uploads == []
+    assert not page.locator("#ak-photo-refused").is_visible()  # off screen: a hook, not a control
     page.close()
 
 
@@ -197,14 +220,16 @@ def test_batch_table_and_about_fit_a_phone(browser, app_url):
     _fits(page, PHONE["width"])
     cell = page.locator("#ak-batch-table tbody tr >> nth=0").locator("td >> nth=0").bounding_box()
     assert cell["width"] > 100  # a card per photo, not one letter per line
-    assert "danger" not in page.inner_text("#ak-batch-table")  # the page's word is "unhealthy"
+    batch = page.inner_text("#ak-batch-table")
+    assert "danger" not in batch and "Unhealthy" in batch  # the page's word is "unhealthy"
+    assert "Can't read the air from this photo" in batch  # the night photo: the card's own headline
     page.get_by_role("tab", name="About").click()
     page.get_by_text("What Airken can and cannot tell you").wait_for()
     for section in ("Measured on places it never saw in training", "The model file"):
         page.get_by_text(section).first.click()
     page.wait_for_timeout(300)
     _fits(page, PHONE["width"])
-    places = page.locator(".ak-scroll table").first
+    places = page.locator(".ak-about .ak-scroll table").first
     assert places.locator("xpath=..").get_attribute("tabindex") == "0"  # a wide table scrolls, by keyboard too
     assert "always the commonest band" in places.inner_text()
     _shoot(page, "about")
