@@ -3,6 +3,7 @@ a test tells it and records what it was asked), a photo model that says nothing 
 is the training prior itself), and Verdicts built from chosen facts by airken.core.words."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,9 +51,17 @@ def neutral(predictor: Predictor, monkeypatch) -> None:
 def made(label: str = "danger", confidence: float = 0.9, unsure_below: float = 0.74, **facts: Any) -> Verdict:
     """The Verdict of a photo whose combined shares give ``label`` ``confidence``; the facts
     default to a photo read against the world prior, without a place."""
-    rest = (1 - confidence) / (len(LABELS) - 1)
+    rest = (1 - (confidence or 0.0)) / (len(LABELS) - 1)  # None: a refused photo (probabilities=None)
     probs = np.array([confidence if name == label else rest for name in LABELS])
     base = dict(probabilities=probs, refusal=None, confidence=confidence, unsure_below=unsure_below, measured=False,
                 unreliable=None, basis="prior", lean=0, where=None, air_model=None, prior=WORLD_PRIOR, profile=None,
                 warnings=())
     return words.verdict(words.Facts(**(base | facts)), {"source": "test"}, {"total": 41.0}, None)
+
+
+def named_by(probabilities: Mapping[str, float]) -> set[str]:
+    """The classes a verdict may name from these shares: the top one, or the one that holds
+    their median (the bands are ordered; airken.core.witnesses may name that one)."""
+    shares = [float(probabilities[c]) for c in LABELS]
+    median = next(i for i, total in enumerate(np.cumsum(shares)) if total >= 0.5 - 1e-6)
+    return {LABELS[int(np.argmax(shares))], LABELS[median]}
