@@ -117,3 +117,35 @@ def colour_features_batch(xs: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:
     if not rows:
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     return np.stack(rows)
+
+
+# Within one fixed view, haze also shows in how far the ground's detail stands out from the
+# sky's light. These rank hazy hours of one view; across views they mean little, so only a
+# calibration profile (airken.core.profiles) uses them, never the model for new places.
+VIEW_FEATURE_NAMES: tuple[str, ...] = FEATURE_NAMES + (
+    "ground_contrast_rel",  # grey-level std of the lower third / mean grey of the top quarter
+    "ground_range",  # 95th - 5th percentile of grey in the lower third
+    "ground_dark",  # 10th percentile of the dark (min over RGB) of the lower third
+    "ground_edges_rel",  # mean horizontal grey step of the lower third / its mean grey
+    "zenith_horizon_blue",  # (B - R) of the top eighth minus that of the band just above the middle
+)
+
+
+def view_features(x: np.ndarray, colour: np.ndarray | None = None) -> np.ndarray:
+    """colour_features (given, or computed) and the five within-view features above."""
+    x = np.asarray(x)
+    colour = colour_features(x) if colour is None else colour
+    rgb = x.astype(np.float64) / 255.0
+    h = rgb.shape[0]
+    grey, low = _grey(rgb), slice(2 * h // 3, h)
+    ground = grey[low]
+    sky = max(float(grey[: max(1, h // 4)].mean()), 1e-3)
+    blue_red = rgb[..., 2] - rgb[..., 0]
+    extra = (
+        ground.std() / sky,
+        np.percentile(ground, 95) - np.percentile(ground, 5),
+        np.percentile(_channel_max_min(rgb[low])[1], 10),
+        np.abs(np.diff(ground, axis=1)).mean() / max(float(ground.mean()), 1e-3),
+        blue_red[: max(1, h // 8)].mean() - blue_red[h // 3: max(h // 3 + 1, h // 2)].mean(),
+    )
+    return np.concatenate([colour, np.asarray(extra, dtype=np.float32)]).astype(np.float32)

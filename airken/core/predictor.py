@@ -39,7 +39,7 @@ from airken.core.rule import AIR_MODEL, PRIOR, PROFILE, VerdictRule
 from airken.core.scene import UNRELIABLE_WARNINGS, check_scene
 from airken.core.verdict import Verdict, Where
 from airken.core.weights import ModelSource, cannot_run, resolve_model
-from airken.core.witnesses import air_model_shares, combine, lean
+from airken.core.witnesses import air_model_shares, combine, lean, verdict_class
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,11 @@ class Predictor:
         if profile is not None and profile.model_sha256 not in (None, self.source.sha256):
             warnings += (PROFILE_OTHER_MODEL.format(name=profile.name),)
         basis, level, posterior = self._level(probs, air, explicit, shares, profile)
-        confidence = None if posterior is None else self.rule.confidence(basis, float(posterior.max()))
+        confidence = None if posterior is None else self.rule.confidence(basis, top_share(posterior))
         unreliable = next((w for w in scene.warnings if w in UNRELIABLE_WARNINGS), None)
         return words.Facts(
             probabilities=posterior, refusal=scene.reason, confidence=confidence,
-            unsure_below=self.rule.unsure_below, measured=basis in self.rule.reliability, unreliable=unreliable,
+            unsure_below=self.rule.line(basis), measured=basis in self.rule.reliability, unreliable=unreliable,
             basis=basis,
             lean=0 if posterior is None or level is None else lean(level, posterior), where=where, air_model=air,
             prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings)
@@ -175,6 +175,11 @@ def profile_posterior(profile: PlaceProfile, probs: np.ndarray, level: np.ndarra
     """A calibrated view's shares; with the air model of the hour as the level when there is one."""
     view = np.asarray(profile.apply(probs), dtype=np.float64)
     return view if level is None else combine(level, view, getattr(profile, "base", None) or UNIFORM, 1.0)
+
+
+def top_share(shares: np.ndarray) -> float:
+    """The share of the class the verdict names (the median class, airken.core.witnesses)."""
+    return float(shares[verdict_class(shares)])
 
 
 def level_tuple(level: np.ndarray | None) -> tuple[float, ...] | None:

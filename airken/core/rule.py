@@ -9,11 +9,12 @@ from station readings, and writes them into the model's metrics.json ("verdict_r
 - ``reliability``: per level witness ("air_model", "prior"), a monotone map from the
   combined verdict's top probability to how often verdicts that sure were right on held-out
   places. That share is what the app calls "confidence": never a number the data did not back;
-- ``unsure_below``: a verdict whose confidence is below it is shown as unsure; chosen so that
-  the verdicts at or above it were right ``target`` of the time on held-out places.
+- ``unsure_below``: per level witness, a verdict whose confidence is below it is shown as
+  unsure; chosen so that the verdicts at or above it were right ``target`` of the time on
+  held-out places. A calibrated view uses the air model's line.
 
 A model without the block (an older one) gets the photo at full weight, its own top
-probability as confidence and the validation threshold of its "calibration" block.
+probability as confidence and the threshold of its "calibration" block.
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ class Reliability:
 class VerdictRule:
     photo_weight: float = 1.0
     air_model_sigma: float = DEFAULT_AIR_MODEL_SIGMA
-    unsure_below: float = 0.0
-    target: float | None = None  # how often the verdicts at or above unsure_below were right
+    unsure_below: Mapping[str, float] = field(default_factory=dict)  # level witness -> line; "default" for the rest
+    target: float | None = None  # how often the verdicts at or above the line were right
     reliability: Mapping[str, Reliability] = field(default_factory=dict)
     measured_on: str = ""  # where the numbers come from, in a line
 
@@ -66,20 +67,23 @@ class VerdictRule:
         found = self.reliability.get(basis)
         return found(top) if found is not None else float(top)
 
-    def is_unsure(self, confidence: float) -> bool:
-        return confidence < self.unsure_below
+    def line(self, basis: str) -> float:
+        """The confidence under which a verdict of this level witness is shown as unsure."""
+        return float(self.unsure_below.get(basis, self.unsure_below.get(AIR_MODEL, self.unsure_below.get(
+            "default", 0.0))))
 
     @classmethod
     def from_metrics(cls, metrics: Mapping) -> VerdictRule:
         """The model's "verdict_rule" block; an older model's calibration threshold without one."""
         block = metrics.get("verdict_rule")
-        legacy = (metrics.get("calibration") or {}).get("uncertain_below", 0.0)
+        legacy = cls(unsure_below={"default": float((metrics.get("calibration") or {}).get("uncertain_below") or 0)})
         if not block:
-            return cls(unsure_below=float(legacy or 0.0))
+            return legacy
         try:
-            return cls(float(block["photo_weight"]), float(block["air_model_sigma"]), float(block["unsure_below"]),
-                       float(block["target"]), {k: Reliability.from_dict(v) for k, v in block["reliability"].items()},
+            return cls(float(block["photo_weight"]), float(block["air_model_sigma"]),
+                       {k: float(v) for k, v in block["unsure_below"].items()}, float(block["target"]),
+                       {k: Reliability.from_dict(v) for k, v in block["reliability"].items()},
                        str(block.get("measured_on", "")))
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             log.warning("ignoring malformed verdict_rule in metrics.json (%s)", err)
-            return cls(unsure_below=float(legacy or 0.0))
+            return legacy

@@ -9,8 +9,13 @@ shares it was trained with, raised to a weight measured on places it never saw
     p(c | photo, place, hour)  proportional to  level(c) * (p_model(c | x) / pi_train(c)) ** w
 
 A view calibrated by a profile (airken.core.profiles) has the camera's bias taken out, so its
-evidence, p_view(c | x) / pi_view(c), enters at full weight. One home for this arithmetic:
-the app and the study that measures it both call these functions. Numpy only.
+evidence, p_view(c | x) / pi_view(c), enters at full weight.
+
+The classes are ordered, so the verdict is the class that holds the median of the combined
+shares (`verdict_class`): when the photo says nothing, that is exactly the class of the air
+model's own value, whatever its error; the photo moves the verdict only as far as its
+evidence carries the median across a band's edge. One home for this arithmetic: the app and
+the study that measures it both call these functions. Numpy only.
 """
 from __future__ import annotations
 
@@ -48,6 +53,12 @@ def combine(level: Sequence[float] | np.ndarray, probs: np.ndarray, base: Sequen
     ``weight``. One (K,) or a batch (N, K); ``level`` may be one row or one per photo."""
     evidence = log_probs(probs) - log_probs(base)
     return softmax(log_probs(level) + float(weight) * evidence)
+
+
+def verdict_class(shares: np.ndarray) -> np.ndarray | int:
+    """The class holding the median of one (K,) or many (N, K) rows of ordered class shares."""
+    below_half = (np.cumsum(np.asarray(shares, dtype=np.float64), axis=-1) < 0.5 - 1e-9).sum(axis=-1)
+    return int(below_half) if np.ndim(below_half) == 0 else below_half
 
 
 def expected_class(shares: np.ndarray) -> np.ndarray:

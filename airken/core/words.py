@@ -14,6 +14,7 @@ from airken.core.classes import CLASSES, LABELS, NEUTRAL_COLOUR, AirClass, class
 from airken.core.intake import Photo
 from airken.core.rule import AIR_MODEL, PRIOR, PROFILE
 from airken.core.verdict import Verdict, Where, Witness, frozen
+from airken.core.witnesses import verdict_class
 
 REFUSED_HEADLINE = "Can't read the air from this photo"
 UNSURE_HEADLINE = "Can't tell reliably"
@@ -73,7 +74,7 @@ def verdict(facts: Facts, model: dict, timings: dict, photo: Photo | None) -> Ve
         return Verdict(label=None, unsure=False, headline=REFUSED_HEADLINE, advice=facts.refusal or "",
                        plan=frozen({}), colour=NEUTRAL_COLOUR, pm25_range=None, confidence=None,
                        unsure_reason=None, probabilities=None, **common)
-    best = CLASSES[int(np.argmax(facts.probabilities))]
+    best = CLASSES[verdict_class(facts.probabilities)]
     reason = unsure_reason(facts)
     shares = frozen({name: round(float(p), 4) for name, p in zip(LABELS, facts.probabilities, strict=True)})
     confidence = None if facts.confidence is None else round(facts.confidence, 4)
@@ -143,7 +144,7 @@ def _air_model_witness(facts: Facts) -> Witness:
 
 
 def _photo_witness(facts: Facts) -> Witness:
-    best = CLASSES[int(np.argmax(facts.probabilities))]
+    best = CLASSES[verdict_class(facts.probabilities)]
     if facts.basis == AIR_MODEL:
         return Witness("photo", f"Your photo {PHOTO_LEANS[facts.lean]}.", best.name)
     if facts.basis == PROFILE:

@@ -89,12 +89,14 @@ def verdict_card(v: Verdict) -> str:
 
 def rule_words(rule: VerdictRule) -> str:
     """The unsure rule, for the "How sure" panel: what "confidence" means and where the line is."""
-    if rule.unsure_below <= 0:
-        return "This model has no unsure line: every verdict is shown as it comes."
-    measured = WHERE_MEASURED["air_model"] if "air_model" in rule.reliability else WHERE_MEASURED["prior"]
-    return (f"Confidence is how often verdicts as sure as this one were right {measured}. Airken calls a "
-            f"verdict from {percent(rule.unsure_below)} confidence; below that it shows the band the answer "
-            "leans to, in grey.")
+    if not rule.reliability:
+        line = rule.line("prior")
+        return (f"Airken calls a verdict unsure when its top band gets less than {percent(line)}." if line > 0
+                else "This model has no unsure line: every verdict is shown as it comes.")
+    return (f"Confidence is how often verdicts as sure as this one were right {WHERE_MEASURED['air_model']}. "
+            f"Airken calls a verdict from {percent(rule.line('air_model'))} confidence with the air model "
+            f"(from {percent(rule.line('prior'))} from the photo alone); below that it shows the band the "
+            "answer leans to, in grey.")
 
 
 def probabilities_html(v: Verdict, rule: VerdictRule) -> str:
