@@ -2,11 +2,12 @@
 
     python -m bench.air_latency [--latency-ms 300] [--repeat 15] [--starts 3] [--compare DIR] [--json OUT]
 
-A photo with EXIF GPS and time is read with `airken.airmodel.report.predict_with_air` against a fake
-Open-Meteo on 127.0.0.1 that waits --latency-ms before each answer (tests/openmeteo_server.py):
-the first lookup of a place (a fresh client: new connection, cold cache) and the same place
-again (the cache per place and hour). "Extra" is the time above the same photo read without
-a lookup (Predictor.predict), p50 of --repeat runs each. Then with no network at all: the
+A photo with EXIF GPS and time is read by Predictor.predict, its air model asked through a
+client of a fake Open-Meteo on 127.0.0.1 that waits --latency-ms before each answer
+(tests/openmeteo_server.py): the first lookup of a place (a fresh client: new connection, cold
+cache; the same pixels without EXIF, given a new place each time) and the same place again
+(the cache per place and hour). "Extra" is the time above the same pixels read without a place
+(so without a lookup), p50 of --repeat runs each. Then with no network at all: the
 public default URL, which cannot be resolved here, and AIRKEN_AIR=0. Last, the app's cold
 start (python app.py to the first page) with the lookups on and unreachable, and off, and
 (--compare) that of another checkout, e.g. `git archive main | tar -x -C /tmp/main`.
@@ -32,7 +33,7 @@ from exif_photos import EXAMPLES, photo_with_exif  # noqa: E402
 from openmeteo_server import FakeOpenMeteo  # noqa: E402
 
 from airken.airmodel.openmeteo import DEFAULT_AIR_URL, AirSettings, OpenMeteo  # noqa: E402
-from airken.airmodel.report import predict_with_air  # noqa: E402
+from airken.airmodel.report import air_block  # noqa: E402
 from airken.core.predictor import Predictor, get_predictor  # noqa: E402
 
 MUST = {"first_extra_over_latency_ms": 100.0, "cached_extra_ms": 5.0}
@@ -48,45 +49,53 @@ def _p50(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
 
-def _paired(predictor: Predictor, photo: Path, case, repeat: int) -> tuple[list[float], list[float]]:
-    """(case times, case minus the no-lookup read just before it): pairs cancel the drift of
-    a shared machine's load."""
+def _asking(predictor: Predictor, client: OpenMeteo) -> Predictor:
+    """The same model, its air model asked through ``client``."""
+    return Predictor(predictor.model, predictor.source, predictor.limits, predictor.metrics,
+                     lookup=lambda lat, lon, hour: air_block(lat, lon, hour, client=client))
+
+
+def _paired(predictor: Predictor, plain: Path, case, repeat: int) -> tuple[list[float], list[float]]:
+    """(case times, case minus the no-lookup read of ``plain`` just before it): pairs cancel
+    the drift of a shared machine's load."""
     times, extra = [], []
     for i in range(repeat):
-        base = _ms(lambda: predictor.predict(photo))
+        base = _ms(lambda: predictor.predict(plain))
         t = _ms(lambda i=i: case(i))
         times.append(t)
         extra.append(t - base)
     return times, extra
 
 
-def lookups(predictor: Predictor, photo: Path, fake: FakeOpenMeteo, repeat: int) -> dict:
+def lookups(predictor: Predictor, photo: Path, plain: Path, fake: FakeOpenMeteo, repeat: int) -> dict:
+    """``photo`` has EXIF GPS and time; ``plain`` is its pixels without them (read with no lookup)."""
     settings = AirSettings(air_url=fake.air_url, geocode_url=fake.geocode_url)
     for _ in range(3):  # warm the decoder and the interpreter
-        predictor.predict(photo)
-    very_first = OpenMeteo(settings)  # no warm-up: httpx imported and the client built on first use
-    process_first = _ms(lambda: predict_with_air(predictor, photo, client=very_first)) - _ms(
-        lambda: predictor.predict(photo))
-    app = OpenMeteo(settings)  # one client per process; the page builds it in the background at start
-    app.warm()
+        predictor.predict(plain)
+    very_first = _asking(predictor, OpenMeteo(settings))  # no warm-up: httpx imported, the client built on first use
+    process_first = _ms(lambda: very_first.predict(photo)) - _ms(lambda: predictor.predict(plain))
+    app_client = OpenMeteo(settings)  # one client per process; the page builds it in the background at start
+    app_client.warm()
+    app = _asking(predictor, app_client)
+    when = datetime.now(timezone.utc) - timedelta(hours=1)
 
     def new_place(i: int):  # a grid cell not asked before: a request to the server
-        return predict_with_air(predictor, photo, lat=45.0 + 0.1 * i, lon=9.2, client=app)
+        return app.predict(plain, latitude=45.0 + 0.1 * i, longitude=9.2, time=when)
 
     def same_place(i: int):
-        return predict_with_air(predictor, photo, client=app)
+        return app.predict(photo)
 
     same_place(0)
-    offline = OpenMeteo(AirSettings(air_url=DEFAULT_AIR_URL))
-    offline.warm()  # as the page does at start
-    no_network_first = _ms(lambda: predict_with_air(predictor, photo, client=offline)) - _ms(
-        lambda: predictor.predict(photo))
-    switched_off = OpenMeteo(AirSettings(enabled=False))
-    base = [_ms(lambda: predictor.predict(photo)) for _ in range(repeat)]
-    first, first_extra = _paired(predictor, photo, new_place, repeat)
-    cached, cached_extra = _paired(predictor, photo, same_place, repeat)
-    _, no_network = _paired(predictor, photo, lambda i: predict_with_air(predictor, photo, client=offline), repeat)
-    _, off = _paired(predictor, photo, lambda i: predict_with_air(predictor, photo, client=switched_off), repeat)
+    offline_client = OpenMeteo(AirSettings(air_url=DEFAULT_AIR_URL))
+    offline_client.warm()  # as the page does at start
+    offline = _asking(predictor, offline_client)
+    no_network_first = _ms(lambda: offline.predict(photo)) - _ms(lambda: predictor.predict(plain))
+    switched_off = _asking(predictor, OpenMeteo(AirSettings(enabled=False)))
+    base = [_ms(lambda: predictor.predict(plain)) for _ in range(repeat)]
+    first, first_extra = _paired(predictor, plain, new_place, repeat)
+    cached, cached_extra = _paired(predictor, plain, same_place, repeat)
+    _, no_network = _paired(predictor, plain, lambda i: offline.predict(photo), repeat)
+    _, off = _paired(predictor, plain, lambda i: switched_off.predict(photo), repeat)
     return {
         "baseline_predict_p50_ms": _p50(base),
         "process_first_lookup_extra_ms": round(process_first, 2),
@@ -96,7 +105,7 @@ def lookups(predictor: Predictor, photo: Path, fake: FakeOpenMeteo, repeat: int)
         "no_network_first_extra_ms": round(no_network_first, 2),
         "no_network_extra_p50_ms": _p50(no_network),
         "switched_off_extra_p50_ms": _p50(off),
-        "no_network_answer": predict_with_air(predictor, photo, client=offline).air,
+        "no_network_answer": dict(offline.predict(photo).air_model or {}),
     }
 
 
@@ -137,7 +146,7 @@ def markdown(r: dict) -> str:
         "",
         "| case | p50 ms | extra over no lookup, ms | must |",
         "|---|---:|---:|---|",
-        f"| no lookup (Predictor.predict) | {lk['baseline_predict_p50_ms']} | | |",
+        f"| no lookup (Predictor.predict, no place) | {lk['baseline_predict_p50_ms']} | | |",
         f"| a process's first lookup without warm-up (imports httpx, builds the client) | | "
         f"{lk['process_first_lookup_extra_ms']} | |",
         f"| first lookup of a place (a grid cell not asked before) | {lk['first_lookup_p50_ms']} | "
@@ -148,7 +157,7 @@ def markdown(r: dict) -> str:
         f"| no network: every later try | | {lk['no_network_extra_p50_ms']} | ~0 |",
         f"| AIRKEN_AIR=0 | | {lk['switched_off_extra_p50_ms']} | ~0 |",
         "",
-        f"No network, the answer's air block: `{json.dumps(lk['no_network_answer'])}`",
+        f"No network, the verdict's air_model block: `{json.dumps(lk['no_network_answer'])}`",
     ]
     if cs:
         lines += ["", "Cold start, `python app.py` to the first page (s):", "",
@@ -174,10 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         when = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)
         photo = photo_with_exif(Path(tmp) / "located.jpg", source=EXAMPLES / "clear-kite.jpg", when=when,
                                 offset="+00:00", lat=45.4642, lon=9.1895)
+        plain = photo_with_exif(Path(tmp) / "plain.jpg", source=EXAMPLES / "clear-kite.jpg")
         with FakeOpenMeteo() as fake:
             fake.latency_s = args.latency_ms / 1000
             result = {"latency_ms": args.latency_ms, "repeat": args.repeat,
-                      "lookups": lookups(predictor, photo, fake, args.repeat)}
+                      "lookups": lookups(predictor, photo, plain, fake, args.repeat)}
     if args.starts:
         result["cold_start"] = cold_starts(args.starts, args.compare)
     lk = result["lookups"]

@@ -70,9 +70,9 @@ def compare(predictor, photo: Path) -> dict:
     if thumb.probabilities and full.probabilities:
         diff = max(abs(thumb.probabilities[k] - full.probabilities[k]) for k in thumb.probabilities)
     return {"photo": photo.name, "read_size": list(thumb.photo.image.size), "full_size": list(full.photo.image.size),
-            "thumbnail": thumb.label, "full": full.label, "thumbnail_unsure": thumb.uncertain,
-            "full_unsure": full.uncertain,
-            "same_verdict": (thumb.label, thumb.uncertain) == (full.label, full.uncertain),
+            "thumbnail": thumb.label, "full": full.label, "thumbnail_unsure": thumb.unsure,
+            "full_unsure": full.unsure,
+            "same_verdict": (thumb.label, thumb.unsure) == (full.label, full.unsure),
             "max_abs_prob_diff": None if diff is None else round(diff, 4),
             "thumbnail_ms": round(thumb_ms, 1), "full_ms": round(full_ms, 1)}
 

@@ -125,7 +125,7 @@ def _latency_md(r: dict) -> str:
         "",
         predict_latency.table(r),
         "",
-        "Where airken's time goes (p50 ms per stage, from Prediction.timings_ms):",
+        "Where airken's time goes (p50 ms per stage, from Verdict.timings_ms):",
         "",
         predict_latency.breakdown_table(r),
         "",
