@@ -93,7 +93,7 @@ def test_folder_holds_models_labels_config_metrics_card(run_dir, tmp_path):
 
     labels = json.loads((folder / "labels.json").read_text())
     assert labels["labels"] == list(LABELS)
-    assert [c["pm25_band"] for c in labels["classes"]][0] == "PM2.5 < 30 ug/m3"
+    assert [c["pm25_band"] for c in labels["classes"]][0] == "PM2.5 < 30 \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}"
     prep = json.loads((folder / "preprocessing.json").read_text())
     assert prep["input_size"] == 224 and prep["pixel_range"] == [0, 255]
     assert "uint8" in prep["inputs"]["airken-int8.tflite"]
