@@ -7,9 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW
+from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
 from airken.core.prior import UNIFORM
-from airken.core.witnesses import LEAN_STEP, SHARE_FLOOR, air_model_shares, combine, expected_class, lean
+from airken.core.witnesses import (
+    LEAN_STEP,
+    SHARE_FLOOR,
+    air_model_shares,
+    combine,
+    expected_class,
+    lean,
+    verdict_class,
+)
 
 LEVEL = np.array([0.2, 0.5, 0.3])
 PHOTO = np.array([0.7, 0.2, 0.1])
@@ -79,3 +87,14 @@ def test_lean_says_which_way_the_photo_moved_the_verdict():
     nudge = np.array([0.3 - LEAN_STEP / 4, 0.4, 0.3 + LEAN_STEP / 4])  # moved by LEAN_STEP / 2: about the same
     assert lean(level, nudge) == 0
     assert expected_class(np.array([0.0, 0.0, 1.0])) == 2.0 and expected_class(level) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.6, 0.9])
+def test_a_photo_that_says_nothing_leaves_the_air_models_own_class(sigma):
+    """The verdict is the band holding the median of the shares: the modelled value's own band,
+    whatever the model's error, even where another band has the largest share."""
+    for pm25 in (3, 20, 29, 31, 42, 53, 56, 80, 300):
+        assert verdict_class(air_model_shares(pm25, sigma)) == class_for_pm25(pm25).index, pm25
+    near = air_model_shares(31, 0.6)
+    assert int(near.argmax()) == 0 and verdict_class(near) == 1  # healthy is likeliest, the median is moderate
+    assert list(verdict_class(air_model_shares(np.array([5.0, 40.0, 90.0]), 0.6))) == [0, 1, 2]

@@ -3,7 +3,6 @@ a test tells it and records what it was asked), a photo model that says nothing 
 is the training prior itself), and Verdicts built from chosen facts by airken.core.words."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,10 +57,3 @@ def made(label: str = "danger", confidence: float = 0.9, unsure_below: float = 0
                 warnings=())
     return words.verdict(words.Facts(**(base | facts)), {"source": "test"}, {"total": 41.0}, None)
 
-
-def named_by(probabilities: Mapping[str, float]) -> set[str]:
-    """The classes a verdict may name from these shares: the top one, or the one that holds
-    their median (the bands are ordered; airken.core.witnesses may name that one)."""
-    shares = [float(probabilities[c]) for c in LABELS]
-    median = next(i for i, total in enumerate(np.cumsum(shares)) if total >= 0.5 - 1e-6)
-    return {LABELS[int(np.argmax(shares))], LABELS[median]}
