@@ -141,12 +141,14 @@ class Predictor:
         basis, level, posterior = self._level(probs, air, explicit, shares, profile)
         confidence = None if posterior is None else self.rule.confidence(basis, top_share(posterior))
         unreliable = next((w for w in scene.warnings if w in UNRELIABLE_WARNINGS), None)
+        full = None if probs is None or level is None else combine(level, probs, self.train_prior)
         return words.Facts(
             probabilities=posterior, refusal=scene.reason, confidence=confidence,
             unsure_below=self.rule.line(basis), measured=basis in self.rule.reliability, unreliable=unreliable,
             basis=basis,
-            lean=0 if posterior is None or level is None else lean(level, posterior), where=where, air_model=air,
-            prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings)
+            lean=0 if full is None else lean(level, full), where=where, air_model=air,
+            prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings,
+            photo_weight=self.rule.weight(basis), photo_label=None if full is None else verdict_class(full))
 
     def _level(self, probs, air, explicit: bool, shares, profile):
         """(what set the level, its class shares, the combined shares) of one photo."""
@@ -155,12 +157,12 @@ class Predictor:
         if profile is not None:
             return PROFILE, level, None if probs is None else profile_posterior(profile, probs, level)
         if modelled:
-            basis, weight = AIR_MODEL, self.rule.photo_weight
+            basis = AIR_MODEL
         elif explicit and shares is None:  # prior "train": the photo model's own output, no correction
             return PRIOR, None, probs
         else:
-            basis, weight = PRIOR, self.rule.photo_weight
-            level = np.asarray(shares or self.default_prior, dtype=np.float64)
+            basis, level = PRIOR, np.asarray(shares or self.default_prior, dtype=np.float64)
+        weight = self.rule.weight(basis)
         return basis, level, None if probs is None else combine(level, probs, self.train_prior, weight)
 
     def air_model_sigma(self) -> float:

@@ -4,8 +4,11 @@
 train.airstudy measures these on places the model never saw, with the air model simulated
 from station readings, and writes them into the model's metrics.json ("verdict_rule"):
 
-- ``photo_weight``: the power of the photo's evidence (airken.core.witnesses.combine);
-- ``air_model_sigma``: the log-normal error of the modelled PM2.5;
+- ``photo_weight``: per level witness, the power of the photo's evidence
+  (airken.core.witnesses.combine): with the air model, what the photo was measured to add on
+  places it never saw; without a place, 1 (the photo is the only witness);
+- ``air_model_sigma``: the log-normal error of the modelled PM2.5; ``air_model_noise_sd`` the
+  part of it that changes hour by hour (what a view calibrated from the archive takes out);
 - ``reliability``: per level witness ("air_model", "prior"), a monotone map from the
   combined verdict's top probability to how often verdicts that sure were right on held-out
   places. That share is what the app calls "confidence": never a number the data did not back;
@@ -54,12 +57,17 @@ class Reliability:
 
 @dataclass(frozen=True)
 class VerdictRule:
-    photo_weight: float = 1.0
+    photo_weight: Mapping[str, float] = field(default_factory=dict)  # level witness -> weight (default 1)
     air_model_sigma: float = DEFAULT_AIR_MODEL_SIGMA
     unsure_below: Mapping[str, float] = field(default_factory=dict)  # level witness -> line; "default" for the rest
     target: float | None = None  # how often the verdicts at or above the line were right
     reliability: Mapping[str, Reliability] = field(default_factory=dict)
     measured_on: str = ""  # where the numbers come from, in a line
+    air_model_noise_sd: float = DEFAULT_AIR_MODEL_SIGMA
+
+    def weight(self, basis: str) -> float:
+        """How much the photo's evidence counts beside this level witness."""
+        return float(self.photo_weight.get(basis, 1.0))
 
     def confidence(self, basis: str, top: float) -> float:
         """How often verdicts as sure as ``top`` were right, for this level witness; the top
@@ -80,10 +88,11 @@ class VerdictRule:
         if not block:
             return legacy
         try:
-            return cls(float(block["photo_weight"]), float(block["air_model_sigma"]),
+            return cls({k: float(v) for k, v in block["photo_weight"].items()}, float(block["air_model_sigma"]),
                        {k: float(v) for k, v in block["unsure_below"].items()}, float(block["target"]),
                        {k: Reliability.from_dict(v) for k, v in block["reliability"].items()},
-                       str(block.get("measured_on", "")))
+                       str(block.get("measured_on", "")),
+                       float(block.get("air_model_noise_sd", block["air_model_sigma"])))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             log.warning("ignoring malformed verdict_rule in metrics.json (%s)", err)
             return legacy

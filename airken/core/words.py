@@ -34,6 +34,8 @@ WHERE_MEASURED = {
     PROFILE: "by this calibrated view",
 }
 PHOTO_LEANS = {1: "looks hazier than that", -1: "looks cleaner than that", 0: "agrees with it"}
+PHOTO_SILENT = (", but on places the model never saw a photo did not improve on the air model, so the "
+                "verdict goes by the air model")
 
 
 def percent(share: float) -> str:
@@ -56,12 +58,14 @@ class Facts:
     measured: bool  # the confidence is a measured share of right verdicts, not the top probability itself
     unreliable: str | None  # a scene warning that says the photo cannot back a sure verdict
     basis: str | None  # what set the level (airken.core.rule)
-    lean: int  # which way the photo moved the verdict from the level: +1 hazier, -1 cleaner
+    lean: int  # which way the photo, at full weight, would move the level: +1 hazier, -1 cleaner, 0 neither
     where: Where | None
     air_model: dict | None  # the report's JSON, {"error": why}, or None
     prior: tuple[float, ...] | None
     profile: Any  # airken.core.profiles.Profile or None
     warnings: tuple[str, ...]
+    photo_weight: float = 1.0  # how far the photo was allowed to move the level (airken.core.rule)
+    photo_label: int | None = None  # the class the photo points to at full weight, beside the level
 
 
 def verdict(facts: Facts, model: dict, timings: dict, photo: Photo | None) -> Verdict:
@@ -146,7 +150,9 @@ def _air_model_witness(facts: Facts) -> Witness:
 def _photo_witness(facts: Facts) -> Witness:
     best = CLASSES[verdict_class(facts.probabilities)]
     if facts.basis == AIR_MODEL:
-        return Witness("photo", f"Your photo {PHOTO_LEANS[facts.lean]}.", best.name)
+        silent = PHOTO_SILENT if facts.lean and facts.photo_weight <= 0 else ""
+        label = best.name if facts.photo_label is None else CLASSES[facts.photo_label].name
+        return Witness("photo", f"Your photo {PHOTO_LEANS[facts.lean]}{silent}.", label)
     if facts.basis == PROFILE:
         return Witness("photo", f"Your photo, read as this camera sees the air: {best.word}.", best.name)
     return Witness("photo", f"Your photo on its own leans to {best.word}.", best.name)

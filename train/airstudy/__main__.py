@@ -33,7 +33,7 @@ def run(lopo: Path, data: list[str], system: str = "network_fused", out: Path | 
     sigma, weight = combined.SIGMAS[ship[0]], combined.WEIGHTS[ship[1]]
     rule = study.rule(frames, sigma, weight, draws=20)
     result = {"lopo": str(lopo), "system": system, "central": CENTRAL.name, "grid": grid,
-              "sure": study.sure_verdicts(frames, picks, draws=20), "photo_only": study.photo_only(frames, weight),
+              "sure": study.sure_verdicts(frames, picks, draws=20), "photo_only": study.photo_only(frames),
               "fixed_views": study.fixed_views(frames, picks), "examples": examples(frames, rule),
               "verdict_rule": rule}
     result["seconds"] = round(time.perf_counter() - t0, 1)
@@ -50,7 +50,7 @@ def examples(frames, rule: dict) -> dict[str, Any]:
     fold models, never fitted on): a veto on anything absurd."""
     if frames.examples is None:
         return {}
-    shares = combine(np.asarray(WORLD_PRIOR), frames.examples, frames.train_prior, rule["photo_weight"])
+    shares = combine(np.asarray(WORLD_PRIOR), frames.examples, frames.train_prior, rule["photo_weight"]["prior"])
     return {name: {"label": LABELS[verdict_class(s)], "top": float(s[verdict_class(s)])}
             for name, s in zip(example_names(), shares, strict=True)}
 
@@ -63,9 +63,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=None, help="where to write (default: the LOPO folder)")
     p.add_argument("--draws", type=int, default=30, help="simulated draws per grid setting")
     p.add_argument("--central-draws", type=int, default=100, help="draws at the central setting")
+    p.add_argument("--compare", nargs="+", default=None, metavar="LOPO:SYSTEM",
+                   help="only compare photo models (train.lopo folders and their rows) in a table")
     args = p.parse_args(argv)
     log_to((args.out or args.lopo) / "airstudy.log")
+    if args.compare:
+        return compare(args.compare, args.data, args.out or args.lopo)
     return run(args.lopo, args.data, args.system, args.out, args.draws, args.central_draws)
+
+
+def compare(pairs: list[str], data: list[str], out: Path) -> dict[str, Any]:
+    """Photo models side by side by what they add to the air model (compare.json, compare.md)."""
+    rows = {}
+    for pair in pairs:
+        folder, _, system = pair.rpartition(":")
+        rows[pair] = study.compare(load(Path(folder), data, system))
+        log.info("%s: %s", pair, {k: v for k, v in rows[pair].items() if not isinstance(v, dict)})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(evaluate.to_jsonable(rows), indent=2))
+    (out / "compare.md").write_text(report.compare_markdown(rows))
+    return rows
 
 
 if __name__ == "__main__":

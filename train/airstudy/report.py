@@ -20,7 +20,7 @@ def markdown(r: dict[str, Any]) -> str:
              "(nested). Balanced accuracy pooled over the held-out places, mean over draws.", ""]
     lines += _grid(r) + _places(r) + _sure(r) + _views(r) + _examples(r)
     rule = r["verdict_rule"]
-    lines += ["## Shipped verdict rule", "", f"photo weight {rule['photo_weight']}, air model sigma "
+    lines += ["## Shipped verdict rule", "", f"photo weights {rule['photo_weight']}, air model sigma "
               f"{rule['air_model_sigma']}, unsure below {rule['unsure_below']} (target {rule['target']}).",
               f"Measured on: {rule['measured_on']}.", "", f"Run time {r['seconds']:.0f} s.", ""]
     return "\n".join(lines)
@@ -84,3 +84,13 @@ def _examples(r: dict) -> list[str]:
              "| photo | leans to | top share |", "|---|---|---:|"]
     lines += [f"| {n} | {v['label']} | {_pct(v['top'])} |" for n, v in r["examples"].items()]
     return lines + [""]
+
+
+def compare_markdown(rows: dict[str, dict]) -> str:
+    lines = ["# Photo models by what they add to the air model (simulated, central setting, nested)", "",
+             "| LOPO run : row | zero-shot BA | air model alone | photo + air model | gain | within-place rank |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {_f(r['zero_shot'])} | {_f(r['air_model_alone'])} | {_f(r['combined'])} | "
+                     f"{r['gain']:+.3f} | {_f(r['within_place_rank'], 2)} |")
+    return "\n".join(lines) + "\n"

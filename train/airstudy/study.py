@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from airken.core import ordinal
 from airken.core.prior import WORLD_PRIOR
 from airken.core.rule import AIR_MODEL, PRIOR
 from airken.core.witnesses import verdict_class
@@ -16,6 +17,8 @@ from train.airstudy.scores import balanced_accuracy, confusions
 from train.airstudy.simulate import CENTRAL, GRID, Setting, draw
 
 log = logging.getLogger("train.airstudy")
+
+PHOTO_ALONE_WEIGHT = 1.0  # without a place the photo is the only witness: its own tempered shares
 
 
 def grid(frames: Frames, draws: int, central_draws: int, seed: int = 0) -> dict[str, Any]:
@@ -63,8 +66,7 @@ def sure_verdicts(frames: Frames, picks: list[tuple[int, int]], draws: int, seed
                                                                    combined.WEIGHTS[w]), ms)
 
     def alone(p: int):
-        shares = combined.photo_alone(frames, np.asarray(WORLD_PRIOR), combined.WEIGHTS[picks[p][1]])
-        return shares, frames.y, frames.place
+        return combined.photo_alone(frames, np.asarray(WORLD_PRIOR), PHOTO_ALONE_WEIGHT), frames.y, frames.place
 
     n = len(frames.places)
     return {AIR_MODEL: _named(sureness.nested(with_air, n), frames), PRIOR: _named(sureness.nested(alone, n), frames)}
@@ -74,7 +76,7 @@ def _named(found: dict, frames: Frames) -> dict:
     return found | {"per_place": {frames.places[p]: v for p, v in found["per_place"].items()}}
 
 
-def photo_only(frames: Frames, weight: float) -> dict[str, Any]:
+def photo_only(frames: Frames, weight: float = PHOTO_ALONE_WEIGHT) -> dict[str, Any]:
     """The photo alone: the photo model's own top class with no prior (the zero-shot number of
     train.lopo), and the verdict the app gives without a place (world prior, median class)."""
     def ba(pred: np.ndarray) -> float:
@@ -91,15 +93,42 @@ def rule(frames: Frames, sigma: float, weight: float, draws: int, seed: int = 2)
     ms = [draw(frames.pm25, frames.place, frames.reading, CENTRAL, rng) for _ in range(draws)]
     shares, y, _ = _stacked(frames, lambda m: combined.combined_shares(frames, m, sigma, weight), ms)
     air_map, air_line = sureness.fit(sureness.named_share(shares), verdict_class(shares) == y)
-    alone = combined.photo_alone(frames, np.asarray(WORLD_PRIOR), weight)
+    alone = combined.photo_alone(frames, np.asarray(WORLD_PRIOR), PHOTO_ALONE_WEIGHT)
     prior_map, prior_line = sureness.fit(sureness.named_share(alone), verdict_class(alone) == frames.y)
-    return {"photo_weight": weight, "air_model_sigma": sigma, "target": sureness.TARGET,
+    return {"photo_weight": {AIR_MODEL: weight, PRIOR: PHOTO_ALONE_WEIGHT}, "air_model_sigma": sigma,
+            "air_model_noise_sd": CENTRAL.noise_sd, "target": sureness.TARGET,
             "unsure_below": {AIR_MODEL: air_line, PRIOR: prior_line},
             "reliability": {AIR_MODEL: air_map.to_dict(), PRIOR: prior_map.to_dict()},
             "ordinal_anchor": views.anchor_of(frames).to_dict(),
             "measured_on": f"leave-one-place-out over {len(frames.places)} places, {len(frames.y)} daylight frames; "
                            f"the air model simulated (log-normal bias sd {CENTRAL.bias_sd:g} per place, noise sd "
                            f"{CENTRAL.noise_sd:g} per hour)"}
+
+
+def compare(frames: Frames, draws: int = 40) -> dict[str, Any]:
+    """One photo model in a line: zero-shot, what it adds to the air model (central, nested),
+    how well it ranks haze within each place, and Milan's view calibrated from the air model."""
+    found = combined.nested(combined.simulate(frames, CENTRAL, draws), len(frames.places))
+    ranks = [_within_rank(frames, p) for p in range(len(frames.places))]
+    return {"zero_shot": photo_only(frames)["no_prior"], "air_model_alone": float(np.mean(found["air_alone_ba"])),
+            "combined": float(np.mean(found["pooled_ba"])),
+            "gain": float(np.mean(np.subtract(found["pooled_ba"], found["air_alone_ba"]))),
+            "within_place_rank": float(np.nanmean(ranks)),
+            "within_place_rank_per_place": dict(zip(frames.places, ranks, strict=True))}
+
+
+def _within_rank(frames: Frames, p: int) -> float:
+    """Spearman correlation, over one place's readings, of the haze score and log PM2.5."""
+    from scipy.stats import spearmanr
+
+    here = frames.place == p
+    readings = np.unique(frames.reading[here])
+    if len(readings) < 5:
+        return float("nan")
+    score = ordinal.score(frames.probs[here])
+    mean = [score[frames.reading[here] == r].mean() for r in readings]
+    pm = [frames.pm25[here][frames.reading[here] == r][0] for r in readings]
+    return float(spearmanr(mean, np.log(pm)).correlation)
 
 
 def fixed_views(frames: Frames, picks: list[tuple[int, int]], setting: Setting = CENTRAL,
