@@ -95,12 +95,12 @@ def _details(tab: handlers.ReadTab) -> None:
 
 
 def _gallery() -> gr.Gallery | None:
-    """The example photos, two to a row on a phone, every caption whole."""
+    """The example photos under the upload box, where a first-time visitor looks."""
     examples = [str(p) for p in example_paths()]
     if not examples:
         return None
     return gr.Gallery([(p, title(p)) for p in examples], label="Or try one of these photos",
-                      columns=[2, 3, 3, 4, 4, 4], height="auto", allow_preview=False, interactive=False,
+                      columns=4, height="auto", allow_preview=False, interactive=False,
                       buttons=[], elem_id="ak-examples")
 
 
