@@ -7,6 +7,7 @@ import html
 import re
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from exif_photos import photo_with_exif
 from gradio_client import Client, handle_file
@@ -54,6 +55,9 @@ def test_what_the_card_and_the_place_line_say_of_the_air_model(block):
     line = forecast.place_line(block, "Milan, Lombardy, Italy")
     assert "Air model in Milan, Lombardy, Italy at" in line and line.count("<p") == 1
     assert "at your location" in forecast.place_line(block, forecast.MY_LOCATION)
+    hazy = np.array([0.1, 0.2, 0.7])
+    assert _said(block, here, probabilities=hazy, lean=1)[-1] == "Your photo looks hazier than that."
+    assert _said(block, here, probabilities=hazy[::-1], lean=-1)[-1] == "Your photo looks cleaner than that."
 
 
 def test_no_place_and_no_data_say_so_in_one_line():
@@ -78,6 +82,9 @@ def test_chart_has_a_text_alternative_a_now_marker_and_a_table(block):
     assert re.fullmatch(r"Now \d+ \((healthy|moderate|unhealthy)\) .+\. Lowest \d+ .+\. Highest \d+ .+\.", summary)
     assert f"Now {block['hourly'][0]['pm25']:.0f} " in summary and html.escape(summary) in chart
     assert "Open-Meteo.com (CC BY 4.0)" in chart and "Copernicus" in chart
+    runs = forecast.chart_runs(block["hourly"])  # the class runs, in the hour-by-hour details
+    assert runs in chart and runs.count("<li>") >= 1
+    assert re.search(r"(Healthy|Moderate|Unhealthy): \w+ \d\d:00 to", runs)
 
 
 def test_best_times_in_words(block):
