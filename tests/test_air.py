@@ -283,7 +283,7 @@ def test_the_modelled_value_sets_the_level_unless_switched_off(server, tmp_path,
 
     def combined(sigma: float) -> np.ndarray:
         level = air_model_shares(on.air_model["pm25"], sigma)
-        return combine(level, evidence, reader.train_prior, reader.rule.photo_weight)
+        return combine(level, evidence, reader.train_prior, reader.rule.weight("air_model"))
 
     assert on.basis == "air_model" and on.prior is None
     assert [on.probabilities[c] for c in LABELS] == pytest.approx(combined(reader.air_model_sigma()), abs=2e-3)

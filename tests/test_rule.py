@@ -18,7 +18,8 @@ from airken.core.witnesses import air_model_shares
 SKY = Path(__file__).resolve().parents[1] / "assets" / "examples" / "clear-kite.jpg"
 OLD = {"calibration": {"uncertain_below": 0.83}}
 BLOCK = {
-    "photo_weight": 0.6, "air_model_sigma": 0.45, "unsure_below": {"air_model": 0.7, "prior": 0.8}, "target": 0.8,
+    "photo_weight": {"air_model": 0.6, "prior": 1.0}, "air_model_sigma": 0.45,
+    "unsure_below": {"air_model": 0.7, "prior": 0.8}, "target": 0.8,
     "reliability": {"air_model": {"x": [0.34, 0.6, 0.9], "y": [0.4, 0.7, 0.95]},
                     "prior": {"x": [0.34, 1.0], "y": [0.35, 0.8]}},
     "measured_on": "12 places never seen in training",
@@ -27,8 +28,9 @@ BLOCK = {
 
 def test_a_models_verdict_rule_is_read_from_its_metrics():
     rule = VerdictRule.from_metrics({"verdict_rule": BLOCK, **OLD})
-    assert (rule.photo_weight, rule.air_model_sigma, rule.target, rule.measured_on) == (
-        0.6, 0.45, 0.8, "12 places never seen in training")
+    assert (rule.weight("air_model"), rule.weight("prior"), rule.weight("profile")) == (0.6, 1.0, 1.0)
+    assert (rule.air_model_sigma, rule.target, rule.measured_on) == (0.45, 0.8, "12 places never seen in training")
+    assert rule.air_model_noise_sd == 0.45  # all of the error, where the study did not split it
     assert (rule.line("air_model"), rule.line("prior")) == (0.7, 0.8)
     assert rule.line("profile") == 0.7  # a calibrated view is held to the air model's line
     assert rule.confidence("air_model", 0.6) == pytest.approx(0.7)
@@ -39,7 +41,8 @@ def test_a_models_verdict_rule_is_read_from_its_metrics():
 
 def test_an_older_model_keeps_its_calibration_threshold():
     rule = VerdictRule.from_metrics(OLD)
-    assert (rule.photo_weight, rule.air_model_sigma, dict(rule.reliability)) == (1.0, DEFAULT_AIR_MODEL_SIGMA, {})
+    assert (dict(rule.photo_weight), rule.air_model_sigma, dict(rule.reliability)) == ({}, DEFAULT_AIR_MODEL_SIGMA, {})
+    assert rule.weight("air_model") == rule.weight("prior") == 1.0  # the photo at full weight
     assert rule.line("prior") == rule.line("air_model") == rule.line("profile") == 0.83
     assert rule.confidence("air_model", 0.61) == 0.61
     assert VerdictRule.from_metrics({}).line("prior") == 0.0  # no line at all: every verdict as it comes
@@ -50,6 +53,7 @@ def test_an_older_model_keeps_its_calibration_threshold():
 
 @pytest.mark.parametrize("broken", [
     {**BLOCK, "photo_weight": "heavy"},
+    {**BLOCK, "photo_weight": {"air_model": "heavy"}},
     {k: v for k, v in BLOCK.items() if k != "target"},
     {**BLOCK, "unsure_below": "high"},
     {**BLOCK, "reliability": {"prior": {"x": [0.9, 0.5], "y": [0.5, 0.9]}}},  # x must increase
