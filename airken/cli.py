@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import sys
-import threading
 
 from airken.airmodel.openmeteo import CREDIT, AirError, default_client, round_place
 from airken.airmodel.report import air_block, parse_time
@@ -39,8 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "air":  # no model needed
         return _air(args)
-    if args.command == "predict":  # build the HTTP client while the model loads
-        threading.Thread(target=default_client().warm, daemon=True).start()
     try:
         predictor = get_predictor(instances=1)  # one file at a time, with every core
     except RuntimeError as err:  # no usable model anywhere: say what to do
