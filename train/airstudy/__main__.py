@@ -36,6 +36,7 @@ def run(lopo: Path, data: list[str], system: str = "network_fused", out: Path | 
               "sure": study.sure_verdicts(frames, picks, draws=20), "photo_only": study.photo_only(frames),
               "fixed_views": study.fixed_views(frames, picks), "examples": examples(frames, rule),
               "verdict_rule": rule}
+    result["summary"] = study.summary(result)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result = evaluate.to_jsonable(result)
     out.mkdir(parents=True, exist_ok=True)

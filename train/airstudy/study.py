@@ -161,3 +161,18 @@ def _nested_strength(table: dict, eligible: list[int], frames: Frames) -> dict[s
         out[frames.places[p]] = {"strength": best, **table[best][p]}
     return {"per_place": out, "by_strength": {str(st): {frames.places[p]: table[st][p] for p in eligible}
                                               for st in views.STRENGTHS}}
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The compact block a shipped model carries (metrics.json "air_model_study"): what the About
+    tab and the model card say about each witness."""
+    central = result["grid"][result["central"]]
+    return {"simulated": True, "setting": {"bias_sd": CENTRAL.bias_sd, "noise_sd": CENTRAL.noise_sd},
+            "pooled": {"air_model_alone": central["air_model_alone"], "photo_and_air_model": central["combined"],
+                       "photo_alone": result["photo_only"]["no_prior"],
+                       "photo_alone_as_shown": result["photo_only"]["world_prior"]},
+            "per_place": central["per_place"],
+            "grid": [{k: g[k] for k in ("bias_sd", "noise_sd", "air_model_alone", "combined")}
+                     for g in result["grid"].values()],
+            "sure": {basis: {k: v[k] for k in ("sure", "right_when_sure")} for basis, v in result["sure"].items()},
+            "fixed_views": result["fixed_views"]["per_place"]}
