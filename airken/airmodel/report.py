@@ -22,6 +22,7 @@ from airken.airmodel.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMete
 from airken.airmodel.planner import Window, best_windows, is_daylight
 from airken.core.classes import DANGER_ABOVE, HEALTHY_BELOW, class_for_pm25
 from airken.core.intake import Photo, read_photo
+from airken.datafolder import new_row
 
 if TYPE_CHECKING:
     from airken.core.predictor import ImageSource, Prediction, Predictor
@@ -137,19 +138,12 @@ def class_shares(pm25: float, sigma: float) -> tuple[float, ...]:
     return tuple(s / sum(shares) for s in shares)
 
 
-# A data folder labelled by the model of the area (train/README.md, "Labels for your own
-# photos"): the columns train.data reads, plus where the label came from.
-LABEL_COLUMNS = ("file", "pm25", "label", "place", "date", "timestamp_local", "daylight", "label_source")
-
-
 def label_row(file: str, hour: datetime, pm25: float, lat: float, lon: float) -> dict[str, str]:
-    """One labels.csv row for a photo taken in the local `hour` at the grid cell (lat, lon)."""
-    return {
-        "file": file, "pm25": f"{pm25:.1f}", "label": class_for_pm25(pm25).name,
-        "place": f"{lat:+05.1f}{lon:+06.1f}",  # the grid cell, ISO 6709 style: "+45.5+009.2"
-        "date": hour.date().isoformat(), "timestamp_local": hour.strftime("%Y-%m-%dT%H:%M"),
-        "daylight": str(is_daylight(lat, lon, hour)).lower(), "label_source": "cams",
-    }
+    """The labels.csv row (airken.datafolder) of a photo taken in the local `hour` at the grid
+    cell (lat, lon), labelled by the model of the area (train/README.md, "Labels for your own
+    photos")."""
+    place = f"{lat:+05.1f}{lon:+06.1f}"  # the grid cell, ISO 6709 style: "+45.5+009.2"
+    return new_row(file, pm25, hour, place, is_daylight(lat, lon, hour), label_source="cams")
 
 
 def predict_with_air(predictor: Predictor, source: ImageSource, *, lat: float | str | None = None,
