@@ -180,7 +180,7 @@ def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
     folder = _labelled_folder(tmp_path)
     done = airken("calibrate", "--name", "balcony", str(folder), env=env)
     assert done.returncode == 0, done.stderr
-    assert "place profile 'balcony' from 4 photos (4 hourly readings)" in done.stdout
+    assert "place profile 'balcony' from 4 photos (4 readings)" in done.stdout
     assert (tmp_path / "profiles" / "balcony.json").is_file()
     placed = airken("predict", "--json", "--place", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)
     record = json.loads(placed.stdout.splitlines()[0])
