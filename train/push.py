@@ -32,6 +32,7 @@ from typing import Any
 from airken.card.datasets import datasets_used
 from airken.core.classes import CLASSES, LABELS
 from airken.core.preprocess import MODEL_INPUT_SIZE
+from train.lopo_summary import with_places
 from train.model_card import MODEL_FILES, license_text, model_card
 
 log = logging.getLogger(__name__)
@@ -44,44 +45,6 @@ def add_lopo_args(p: argparse.ArgumentParser) -> None:
                    help="train.lopo output folder: its per-place table goes into the card and metrics.json")
     p.add_argument("--lopo-system", default=None, help="the LOPO row that is this model's recipe "
                    "(default: network_fused when the run fuses, else network)")
-
-
-def with_places(metrics: dict, lopo_dir: str | Path | None, system: str | None = None) -> dict:
-    """metrics plus the leave-one-place-out block of a train.lopo run (model card, About tab).
-    ``system``: the LOPO row of this model's recipe; by default the fused network when the
-    run fuses (metrics "fusion"), else the network alone."""
-    if lopo_dir is None:
-        return metrics
-    system = system or ("network_fused" if metrics.get("fusion") else "network")
-    from train.lopo import summary
-
-    lopo = json.loads((Path(lopo_dir) / "metrics.json").read_text())
-    out = {**metrics, "places": summary(lopo, system)}
-    verdicts_file = Path(lopo_dir) / "verdicts.json"
-    found = json.loads(verdicts_file.read_text()).get(system) if verdicts_file.is_file() else None
-    if found:
-        out["places"]["verdicts"] = verdict_summary(found)
-        # The unsure threshold that matters is the one chosen on places the model never saw.
-        unsure = found["selective"]["world"]["unsure_threshold"]
-        out["calibration"] = {**metrics.get("calibration", {}), "uncertain_below": unsure["ship"],
-                              "uncertain_below_validation_days": metrics.get("calibration", {}).get("uncertain_below"),
-                              "uncertain_rule": f"lowest confidence above which {unsure['target_accuracy']:.0%} of the "
-                                                "answers on the leave-one-place-out held-out places were right "
-                                                "(world prior)"}
-    return out
-
-
-def verdict_summary(found: dict) -> dict:
-    """The compact part of train.verdicts a model carries: prior, unsure answers, place profiles."""
-    sel = found["selective"]["world"]
-    return {"prior": {name: {k: t["pooled"][k] for k in ("balanced_accuracy", "ece", "accuracy")}
-                      for name, t in found["priors"].items()},
-            "unsure": {k: sel["unsure_threshold"][k] for k in ("ship", "coverage", "accuracy_kept", "accuracy_all")},
-            "coverage": {key.removeprefix("coverage_"): {k: row[k] for k in ("coverage", "accuracy_kept")}
-                         for key, row in sel.items() if key.startswith("coverage_")},
-            "few_shot": {key: {k: row[k] for k in ("k", "places", "pooled_ba_mean", "pooled_ba_std",
-                                                   "zero_shot_same_frames")}
-                         for key, row in found["few_shot"].items() if key.startswith("k")}}
 
 
 def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,

@@ -168,7 +168,7 @@ def test_card_and_metrics_carry_the_per_place_table(run_dir, tmp_path):
 
 def test_per_place_verdict_follows_the_numbers(run_dir, tmp_path):
     from airken.card.measurements import verdict
-    from train.push import with_places
+    from train.lopo_summary import with_places
 
     good = with_places({}, _lopo_dir(tmp_path, (0.7, 0.8)))["places"]
     assert verdict(good).startswith("Pooled over the places, it scores 0.75 against 0.47")
