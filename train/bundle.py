@@ -7,7 +7,8 @@ sha256 so the app shows the numbers of exactly this file; with --lopo, the per-p
 table of a train.lopo run and the unsure threshold its verdicts chose on held-out places:
 train.lopo_summary.with_places), the model card, and writes
 manifest.json with the sha256 the app verifies before loading. The Hub pin in the manifest
-names the repo the model is published to with `python -m train.push`.
+names the repo the model is published to with `python -m train.push`, which publishes the
+metrics.json written here as it is.
 """
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
 """Publish a training run as a Hugging Face model repository.
 
-    python -m train.push --run runs/both --lopo runs/lopo --repo-id OWNER/airken-sky-pm25 [--revision main]
+    python -m train.push --run runs/both --repo-id OWNER/airken-sky-pm25 [--metrics FILE] [--revision main]
                          [--private] [--dry-run] [--out FOLDER]
 
-Reads the run directory that ``python -m train.train`` writes:
+Publishes the numbers as they ship: the metrics.json ``python -m train.bundle`` wrote (with the
+per-place table and the unsure threshold chosen on held-out places) when it is of this run's
+model, else the run's own; ``--metrics`` names another. Nothing here changes them. Reads the
+run directory that ``python -m train.train`` writes:
 
     RUN/metrics.json                   measured numbers (required)
     RUN/export/airken-float16.tflite   float16 weights, float32 input (at least one of the two)
@@ -32,27 +35,20 @@ from typing import Any
 from airken.card.datasets import datasets_used
 from airken.core.classes import CLASSES, LABELS
 from airken.core.preprocess import MODEL_INPUT_SIZE
-from train.lopo_summary import with_places
+from airken.core.weights import PACKAGE_MODELS_DIR, sha256_file
 from train.model_card import MODEL_FILES, license_text, model_card
 
 log = logging.getLogger(__name__)
 
 # --- the folder ----------------------------------------------------------------------------
 
-def add_lopo_args(p: argparse.ArgumentParser) -> None:
-    """--lopo / --lopo-system, shared by train.push and train.bundle."""
-    p.add_argument("--lopo", type=Path, default=None,
-                   help="train.lopo output folder: its per-place table goes into the card and metrics.json")
-    p.add_argument("--lopo-system", default=None, help="the LOPO row that is this model's recipe "
-                   "(default: network_fused when the run fuses, else network)")
-
-
 def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
-                      lopo_dir: str | Path | None = None, lopo_system: str | None = None) -> Path:
-    """Write the model repository folder for run_dir into out_dir (replaced if present)."""
+                      metrics_file: str | Path | None = None) -> Path:
+    """Write the model repository folder for run_dir into out_dir (replaced if present), with
+    the numbers of ``metrics_file`` (default: published_metrics) as they are."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    metrics = with_places(_read_metrics(run_dir), lopo_dir, lopo_system)
     models = _exported_models(run_dir)
+    metrics = _read_metrics(run_dir, Path(metrics_file) if metrics_file else published_metrics(run_dir))
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -70,6 +66,19 @@ def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
     (out_dir / "README.md").write_text(run_model_card(run_dir, repo_id, metrics), encoding="utf-8")
     log.info("built %s for %s: %s", out_dir, repo_id, ", ".join(sorted(p.name for p in out_dir.iterdir())))
     return out_dir
+
+
+def published_metrics(run_dir: Path, models_dir: Path = PACKAGE_MODELS_DIR) -> Path:
+    """train.bundle's metrics.json when it is of one of run_dir's exported files, else the run's own."""
+    bundled = models_dir / "metrics.json"
+    if bundled.is_file():
+        shipped = json.loads(bundled.read_text(encoding="utf-8")).get("model_sha256")
+        if shipped in {sha256_file(p) for p in _exported_models(run_dir)}:
+            return bundled
+    log.warning("%s is not of this run's model: publishing %s without the per-place table and the unsure "
+                "threshold chosen on held-out places (run python -m train.bundle --run %s --lopo LOPO first)",
+                bundled, run_dir / "metrics.json", run_dir)
+    return run_dir / "metrics.json"
 
 
 def labels_json() -> dict:
@@ -155,11 +164,17 @@ def push(folder: str | Path, repo_id: str, token: str | None = None, private: bo
 
 # --- helpers -------------------------------------------------------------------------------
 
-def _read_metrics(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
+def _read_metrics(run_dir: Path, path: Path | None = None) -> dict:
+    """The metrics at ``path`` (default: the run's); ones stamped with a model's sha256 must be
+    of one of the run's exported files."""
+    path = path or run_dir / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is {run_dir} a finished train.train run?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    stamped = metrics.get("model_sha256")
+    if stamped and stamped not in {sha256_file(p) for p in _exported_models(run_dir)}:
+        raise ValueError(f"{path} is the metrics of another model (sha256 {stamped}), not of {run_dir}")
+    return metrics
 
 
 def public_metrics(obj: Any) -> Any:
@@ -187,13 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or saved login)")
     p.add_argument("--dry-run", action="store_true", help="build the folder, upload nothing")
     p.add_argument("--out", type=Path, default=None, help="folder to build (default: RUN/hub)")
-    add_lopo_args(p)
+    p.add_argument("--metrics", type=Path, default=None, help="metrics.json to publish (default: the one "
+                   "train.bundle wrote when it is of this run's model, else RUN/metrics.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
-        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.lopo, args.lopo_system)
-    except FileNotFoundError as exc:
+        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.metrics)
+    except (FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
     if args.dry_run:
