@@ -65,7 +65,6 @@ DEFAULT_FILENAME = "airken.tflite"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
-_TRUE = {"1", "true", "yes", "on"}
 _LFS_POINTER = b"version https://git-lfs"
 
 
@@ -325,7 +324,7 @@ def _hub_settings(manifest: dict[str, Any]) -> _HubSettings | None:
         expected_sha256=expected,
         endpoint=(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/"),
         cache_dir=_hub_cache_dir(constants.HF_HUB_CACHE),
-        offline=_env_flag("HF_HUB_OFFLINE") or constants.is_offline_mode(),
+        offline=settings.flag("HF_HUB_OFFLINE") or constants.is_offline_mode(),
         timeout=env.hub_timeout_s,
         deadline=env.hub_deadline_s,
     )
@@ -467,10 +466,6 @@ def _hub_cache_dir(default: str) -> str:
     if os.environ.get("HF_HOME"):
         return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
     return default
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def _expected_sha256() -> str | None:
