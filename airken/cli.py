@@ -160,8 +160,9 @@ def calibrate_folder(predictor, folder: str, name: str,
             continue
         probs.append([pred.probabilities[c] for c in LABELS])
         used.append(row)
-    profile = fit_profile(name, np.array(probs).reshape(-1, len(LABELS)), np.array([r.label for r in used], dtype=np.int64),
-                          np.array(datafolder.reading_ids([r.reading for r in used])), predictor.source.sha256,
+    labels = np.array([r.label for r in used], dtype=np.int64)
+    readings = np.array(datafolder.reading_ids([r.reading for r in used]))
+    profile = fit_profile(name, np.array(probs).reshape(-1, len(LABELS)), labels, readings, predictor.source.sha256,
                           strength)
     return profile, skipped
 
