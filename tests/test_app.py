@@ -27,6 +27,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from airken.core.classes import CLASSES, LABELS  # noqa: E402
 from airken.core.intake import ImageRejected, load_image  # noqa: E402
 from airken.core.predictor import get_predictor  # noqa: E402
+from airken.examples import EXAMPLES_DIR as EXAMPLES  # noqa: E402
 from airken.web import (
     about,
     render,
@@ -40,7 +41,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "assets" / "examples"
 SKY = EXAMPLES / "clear-mountains-picos-de-europa.jpg"
 NIGHT = EXAMPLES / "night-rocket-launch.jpg"
 HEADLINES = {c.headline for c in CLASSES}

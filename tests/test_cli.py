@@ -16,9 +16,9 @@ from conftest import offline_env
 
 from airken.core.classes import CLASSES, LABELS
 from airken.core.predictor import Prediction
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO_ROOT / "assets" / "examples"
 RECORD_KEYS = {"path", *Prediction.serialised_fields()}
 GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
 TIMEOUT_S = 120

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from airken.core.classes import LABELS, class_by_name
 from airken.core.intake import ImageRejected
 from airken.core.model import TFLiteModel
 from airken.core.predictor import Predictor, get_predictor
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from airken.core.weights import (
     sha256_file,
     write_manifest,
 )
+from airken.examples import EXAMPLES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO = "airken-test/airken"
@@ -424,7 +425,7 @@ def test_hub_file_litert_cannot_run_gives_way_to_the_bundled_copy(tmp_path, hub,
     assert "cannot be run" in run.log and "falling back" in run.log
 
 
-@pytest.mark.parametrize("command", [["-m", "airken", "predict", "assets/examples/clear-kite.jpg"],
+@pytest.mark.parametrize("command", [["-m", "airken", "predict", str(EXAMPLES_DIR / "clear-kite.jpg")],
                                      ["app.py", "--port", "0"]], ids=["cli", "app"])
 def test_broken_explicit_file_stops_cleanly(tmp_path, command):
     from conftest import offline_env
