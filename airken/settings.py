@@ -80,8 +80,12 @@ DEFAULTS = Settings()
 
 def current() -> Settings:
     """The settings as the environment gives them now."""
-    d = DEFAULTS
-    return Settings(
+    return Settings(**_app(DEFAULTS), **_services(DEFAULTS))
+
+
+def _app(d: Settings) -> dict:
+    """The model, how it runs, what an upload may be, the page, what a verdict rests on."""
+    return dict(
         model_path=_path("AIRKEN_MODEL_PATH"),
         model_sha256=_text("AIRKEN_MODEL_SHA256", lower=True),
         hf_repo=_text("AIRKEN_HF_REPO"),
@@ -103,6 +107,12 @@ def current() -> Settings:
         prior=_text("AIRKEN_PRIOR"),
         place=_text("AIRKEN_PLACE"),
         profiles_dir=_path("AIRKEN_PROFILES_DIR"),
+    )
+
+
+def _services(d: Settings) -> dict:
+    """The modelled PM2.5, photo donation, training on Gaudi cards."""
+    return dict(
         air=_flag("AIRKEN_AIR", d.air),
         air_url=_text("AIRKEN_AIR_URL") or d.air_url,
         geocode_url=_text("AIRKEN_GEOCODE_URL") or d.geocode_url,
