@@ -23,14 +23,8 @@ try:
 except ImportError:  # pytest --import-mode=importlib does not put tests/ on sys.path
     from tests.hub_server import FakeHub, HangingServer, closed_port
 
-from airken.core.weights import (
-    ModelSource,
-    ModelUnavailable,
-    read_manifest,
-    resolve_model,
-    sha256_file,
-    write_manifest,
-)
+from airken.core.manifest import read_manifest, sha256_file, write_manifest
+from airken.core.weights import ModelSource, ModelUnavailable, resolve_model
 from airken.examples import EXAMPLES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

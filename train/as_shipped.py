@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airken.core.weights import sha256_file
+from airken.core.manifest import sha256_file
 
 INT8_MIN_AGREEMENT = 0.97  # below this the int8 file is not trusted to stand in for Keras
 

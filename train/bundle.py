@@ -18,7 +18,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from airken.core.weights import PACKAGE_MODELS_DIR, sha256_file, write_manifest
+from airken.core.manifest import PACKAGE_MODELS_DIR, sha256_file, write_manifest
 from train.as_shipped import choose_variant, read_examples
 from train.lopo_summary import with_places
 from train.push import public_metrics, run_model_card

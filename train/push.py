@@ -34,8 +34,8 @@ from typing import Any
 
 from airken.card.datasets import datasets_used
 from airken.core.classes import CLASSES, LABELS
+from airken.core.manifest import PACKAGE_MODELS_DIR, sha256_file
 from airken.core.preprocess import MODEL_INPUT_SIZE
-from airken.core.weights import PACKAGE_MODELS_DIR, sha256_file
 from train.model_card import MODEL_FILES, license_text, model_card
 
 log = logging.getLogger(__name__)

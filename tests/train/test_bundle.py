@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airken.core.weights import PACKAGE_MODELS_DIR
+from airken.core.manifest import PACKAGE_MODELS_DIR
 from train.bundle import bundle
 from train.push import build_repo_folder, published_metrics
 

@@ -157,7 +157,7 @@ def _lopo_dir(root: Path, network: tuple[float, float]) -> Path:
 
 def _bundled(run_dir: Path, tmp_path: Path, network: tuple[float, float]) -> Path:
     """metrics.json as train.bundle writes it for this run's int8 file: with the per-place table."""
-    from airken.core.weights import sha256_file
+    from airken.core.manifest import sha256_file
 
     metrics = with_places(json.loads((run_dir / "metrics.json").read_text()), _lopo_dir(tmp_path, network))
     metrics["model_sha256"] = sha256_file(run_dir / "export" / "airken-int8.tflite")
