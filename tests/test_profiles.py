@@ -148,3 +148,7 @@ def test_a_folder_without_the_layout_is_refused(tmp_path):
 
     with pytest.raises(datafolder.BadFolder, match="labels.csv"):
         calibrate_folder(None, tmp_path, "balcony")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.csv").write_text("photo,pm2.5\nkite.jpg,8\n")
+    with pytest.raises(datafolder.BadFolder, match="needs the columns file, pm25 or label .* are: photo, pm2.5"):
+        calibrate_folder(None, tmp_path, "balcony")
