@@ -121,14 +121,14 @@ def read(folder: str | os.PathLike, need_date: bool = False) -> Folder:
     csv_path, images = root / LABELS_CSV, root / IMAGES_DIR
     if not csv_path.is_file() or not images.is_dir():
         raise BadFolder(f"{root} is not a data folder: it needs {LABELS_CSV} and the photos in {IMAGES_DIR}/")
-    found = Folder(root)
+    found, name = Folder(root), root.resolve().name
     seen: set[str] = set()
     with open(csv_path, newline="", encoding="utf-8-sig") as f:
         table = csv.DictReader(f)
         check_columns(csv_path, table.fieldnames, need_date)
         for line, values in enumerate(table, start=2):
             found.read += 1
-            outcome = _row(values, line, images, root.resolve().name, seen, need_date)
+            outcome = _row(values, line, images, name, seen, need_date)
             if isinstance(outcome, Row):
                 seen.add(outcome.file)
                 found.rows.append(outcome)
