@@ -19,13 +19,16 @@ import json
 import logging
 import sys
 
+import numpy as np
+
+from airken import datafolder
 from airken.airmodel.openmeteo import CREDIT, AirError, default_client, round_place
 from airken.airmodel.report import air_block, parse_time
 from airken.core.classes import LABELS
 from airken.core.intake import ImageRejected
 from airken.core.predictor import get_predictor
 from airken.core.prior import BadPrior, parse_prior
-from airken.core.profiles import BadProfile, calibrate_folder, load_profile, save_profile
+from airken.core.profiles import STRENGTH, BadProfile, PlaceProfile, fit_profile, load_profile, save_profile
 from airken.core.verdict import Verdict
 from airken.table import cell, record
 
@@ -152,17 +155,45 @@ def _info(predictor, as_json: bool) -> int:
     return EXIT_OK
 
 
+def calibrate_folder(predictor, folder: str, name: str,
+                     strength: float = STRENGTH) -> tuple[PlaceProfile, list[tuple[str, str]]]:
+    """Fit the place profile of ``name`` on a data folder (airken.datafolder), every photo read
+    by ``predictor`` with no prior and no profile. Returns it and what was left out (unusable
+    rows, unreadable photos, photos the scene checks refuse) with the reason."""
+    found = datafolder.read(folder)
+    skipped = [(p.file, f"line {p.line}: {p.reason}") for p in found.problems]
+    if found.unlabelled:
+        skipped.append((f"{found.unlabelled} rows", "no pm25 or label"))
+    probs, used = [], []
+    for row in found.rows:
+        try:
+            pred = predictor.predict(row.path, prior="train", profile="")  # "": not even AIRKEN_PROFILE
+        except ImageRejected as err:
+            skipped.append((row.file, str(err)))
+            continue
+        if pred.probabilities is None:
+            skipped.append((row.file, pred.advice))
+            continue
+        probs.append([pred.probabilities[c] for c in LABELS])
+        used.append(row)
+    labels = np.array([r.label for r in used], dtype=np.int64)
+    readings = np.array(datafolder.reading_ids([r.reading for r in used]))
+    profile = fit_profile(name, np.array(probs).reshape(-1, len(LABELS)), labels, readings, predictor.source.sha256,
+                          strength)
+    return profile, skipped
+
+
 def _calibrate(predictor, name: str, folder: str) -> int:
     try:
         profile, skipped = calibrate_folder(predictor, folder, name)
-    except BadProfile as err:
+    except (BadProfile, datafolder.BadFolder) as err:
         print(f"airken: {err}", file=sys.stderr)
         return EXIT_REFUSED
     path = save_profile(profile)
     for file, why in skipped:
         print(f"skipped {file}: {why}")
     offsets = ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, profile.offsets, strict=True))
-    print(f"calibration profile {profile.name!r} from {profile.photos} photos ({profile.readings} hourly readings): "
+    print(f"calibration profile {profile.name!r} from {profile.photos} photos ({profile.readings} readings): "
           f"log-probability offsets {offsets}")
     print(f"saved {path}; use it with: airken predict --profile {profile.name} PHOTO")
     return EXIT_OK

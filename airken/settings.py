@@ -1,7 +1,9 @@
 """Every AIRKEN_* environment variable, parsed in one place with one rule for bad values.
 
 A value that does not parse, or is out of range, is logged as a warning (once per value) and
-the default is used: a typo in a setting never stops the app or hides a photo's answer.
+the default is used: a typo in a setting never stops the app or hides a photo's answer. The
+training pipeline's settings (train.devices) live here too, and `flag` reads another
+program's yes/no variable (HF_HUB_OFFLINE) with the same rule.
 Values are read when `current()` is called, not at import, so a test or a restarted process
 sees the environment it has. What a value means is the business of the module that uses it
 (airken.core.weights checks that a sha256 is one, for example); here it only gets its type.
@@ -68,6 +70,9 @@ class Settings:
     donate_dir: Path | None = None  # AIRKEN_DONATE_DIR (default: a fresh temporary folder)
     donate_every_min: float = 5.0  # AIRKEN_DONATE_EVERY_MIN
     donate_per_session: int = 5  # AIRKEN_DONATE_PER_SESSION
+    # training on Gaudi cards (train.devices)
+    hpus: int | None = None  # AIRKEN_HPUS: cards, one process each (default: the MPI world size)
+    hpu_base_port: int = 7850  # AIRKEN_HPU_BASE_PORT: first port of the local TF_CONFIG under mpirun
 
 
 DEFAULTS = Settings()
@@ -75,8 +80,12 @@ DEFAULTS = Settings()
 
 def current() -> Settings:
     """The settings as the environment gives them now."""
-    d = DEFAULTS
-    return Settings(
+    return Settings(**_app(DEFAULTS), **_services(DEFAULTS))
+
+
+def _app(d: Settings) -> dict:
+    """The model, how it runs, what an upload may be, the page, what a verdict rests on."""
+    return dict(
         model_path=_path("AIRKEN_MODEL_PATH"),
         model_sha256=_text("AIRKEN_MODEL_SHA256", lower=True),
         hf_repo=_text("AIRKEN_HF_REPO"),
@@ -98,6 +107,12 @@ def current() -> Settings:
         prior=_text("AIRKEN_PRIOR"),
         profile=_text("AIRKEN_PROFILE"),
         profiles_dir=_path("AIRKEN_PROFILES_DIR"),
+    )
+
+
+def _services(d: Settings) -> dict:
+    """The modelled PM2.5, photo donation, training on Gaudi cards."""
+    return dict(
         air=_flag("AIRKEN_AIR", d.air),
         air_url=_text("AIRKEN_AIR_URL") or d.air_url,
         geocode_url=_text("AIRKEN_GEOCODE_URL") or d.geocode_url,
@@ -112,7 +127,14 @@ def current() -> Settings:
         donate_dir=_path("AIRKEN_DONATE_DIR"),
         donate_every_min=_number("AIRKEN_DONATE_EVERY_MIN", d.donate_every_min, float),
         donate_per_session=_number("AIRKEN_DONATE_PER_SESSION", d.donate_per_session, int),
+        hpus=_number("AIRKEN_HPUS", d.hpus, int),
+        hpu_base_port=_number("AIRKEN_HPU_BASE_PORT", d.hpu_base_port, int),
     )
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A yes/no variable of another program (HF_HUB_OFFLINE), read now with the rule above."""
+    return _flag(name, default)
 
 
 def _raw(name: str) -> str | None:

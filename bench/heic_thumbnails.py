@@ -24,11 +24,11 @@ import numpy as np
 import pillow_heif
 from PIL import Image
 
-from bench import REPO_ROOT, offline_env
+from airken.examples import EXAMPLES_DIR as EXAMPLES
+from bench import offline_env
 
 log = logging.getLogger("bench.heic_thumbnails")
 
-EXAMPLES = REPO_ROOT / "assets" / "examples"
 THUMBNAIL = 320  # long side of the thumbnail an iPhone stores
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from airken.examples import EXAMPLES_DIR
 from bench import REPO_ROOT, RESULTS_DIR, cpu_info, load_avg, offline_env, rss_mb
 from bench.load import GradioHTTP, api_prefix_of, predict_data, start_server
 
@@ -109,12 +110,12 @@ def api_answer(api: GradioHTTP, path: Path) -> tuple[float, str]:
 def files_part(corpus: list, work: Path) -> dict:
     offline_env()
     _, baseline_s, baseline_mb, _ = measured([sys.executable, "-m", "airken", "predict", "--json",
-                                              str(REPO_ROOT / "assets" / "examples" / "clear-kite.jpg")])
+                                              str(EXAMPLES_DIR / "clear-kite.jpg")])
     proc, url, _ = start_server(work / "server-files", None)
     rows = []
     try:
         api = GradioHTTP(url, api_prefix_of(url))
-        api_answer(api, REPO_ROOT / "assets" / "examples" / "clear-kite.jpg")  # the first call pays for warm-up
+        api_answer(api, EXAMPLES_DIR / "clear-kite.jpg")  # the first call pays for warm-up
         for case in corpus:
             rc, cli_s, cli_mb, out = measured([sys.executable, "-m", "airken", "predict", "--json", str(case.path)])
             api_s, api_says = api_answer(api, case.path)
@@ -169,7 +170,7 @@ def passes_part(corpus: list, work: Path, allocator: str, passes: int, clients: 
     proc, url, _ = start_server(work / f"server-{allocator.replace(' ', '-')}", None, _launcher(allocator))
     try:
         prefix = api_prefix_of(url)
-        examples = sorted((REPO_ROOT / "assets" / "examples").glob("*.jpg"))
+        examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
         _one_pass(url, prefix, examples, 1)  # warm: model, page caches, first-request work
         time.sleep(SETTLE_S)
         warm = rss_mb(proc.pid)

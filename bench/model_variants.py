@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import REPO_ROOT, RUN_DIR, report, shown, summary, timed
+from airken.examples import EXAMPLES_DIR as EXAMPLES
+from bench import RUN_DIR, report, shown, summary, timed
 
 log = logging.getLogger("bench.model_variants")
 
 EXPORTED = {"float16": "airken-float16.tflite", "int8": "airken-int8.tflite"}
-EXAMPLES = REPO_ROOT / "assets" / "examples"
 
 
 def convert_float32(keras_model, out_dir: Path) -> Path:

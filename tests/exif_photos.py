@@ -8,7 +8,8 @@ from pathlib import Path
 import pillow_heif
 from PIL import ExifTags, Image
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+from airken.examples import EXAMPLES_DIR as EXAMPLES
+
 SKY = EXAMPLES / "clear-mountains-picos-de-europa.jpg"
 FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "heic": "HEIF"}
 

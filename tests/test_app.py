@@ -28,6 +28,7 @@ from airken.core.classes import CLASSES, LABELS  # noqa: E402
 from airken.core.intake import ImageRejected, load_image  # noqa: E402
 from airken.core.predictor import get_predictor  # noqa: E402
 from airken.core.words import REFUSED_HEADLINE, UNSURE_HEADLINE, UNSURE_PLAN  # noqa: E402
+from airken.examples import EXAMPLES_DIR as EXAMPLES  # noqa: E402
 from airken.table import COLUMNS, UNREADABLE  # noqa: E402
 from airken.web import about, card, handlers, sweeper, ui  # noqa: E402
 from airken.web.text import GENERIC_ERROR  # noqa: E402
@@ -38,7 +39,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "assets" / "examples"
 SKY = EXAMPLES / "clear-mountains-picos-de-europa.jpg"
 NIGHT = EXAMPLES / "night-rocket-launch.jpg"
 HEADLINES = {c.headline for c in CLASSES}

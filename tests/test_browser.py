@@ -17,6 +17,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from airken.examples import EXAMPLES_DIR as EXAMPLES  # noqa: E402
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Gradio's queue still calls pandas options that pandas 3 deprecates: not ours to fix.
 pytestmark = [
@@ -24,7 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "assets" / "examples"
 AXE = ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "test-artifacts" / "browser"
 README_SHOTS = os.environ.get("AIRKEN_SCREENSHOTS")

@@ -18,10 +18,10 @@ from airken.core.classes import CLASSES, LABELS
 from airken.core.verdict import Verdict
 from airken.core.witnesses import verdict_class
 from airken.core.words import REFUSED_HEADLINE, UNSURE_HEADLINE
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 from airken.table import UNREADABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO_ROOT / "assets" / "examples"
 RECORD_KEYS = {"path", *Verdict.serialised_fields()}
 GOOD = ["clear-kite.jpg", "hazy-beijing-summer-palace.jpg", "fog-pier.jpg", "night-rocket-launch.jpg"]
 TIMEOUT_S = 120
@@ -186,7 +186,7 @@ def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
     folder = _labelled_folder(tmp_path)
     done = airken("calibrate", "--name", "balcony", str(folder), env=env)
     assert done.returncode == 0, done.stderr
-    assert "calibration profile 'balcony' from 4 photos (4 hourly readings)" in done.stdout
+    assert "calibration profile 'balcony' from 4 photos (4 readings)" in done.stdout
     assert "airken predict --profile balcony" in done.stdout
     assert (tmp_path / "profiles" / "balcony.json").is_file()
     calibrated = airken("predict", "--json", "--profile", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)

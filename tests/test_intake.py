@@ -17,7 +17,7 @@ from badinputs import (
 )
 from PIL import Image, ImageFile, JpegImagePlugin
 
-from airken.core import intake
+from airken.core import rgb
 from airken.core.intake import ImageRejected, IntakeLimits, load_image
 
 CASE_NAMES = [c[0] for c in _cases()]
@@ -164,7 +164,7 @@ def test_wide_grey_levels_are_scaled_not_clipped(corpus):
 def test_every_mode_converts_to_rgb(mode, make):
     src = make()
     assert src.mode == mode
-    out = intake._to_rgb(src)
+    out = rgb.to_rgb(src)
     assert out.mode == "RGB" and out.size == src.size
     if mode in ("I", "I;16B", "F"):
         assert 120 <= out.getpixel((0, 0))[0] <= 160  # mid-grey stays mid-grey

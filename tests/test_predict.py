@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,7 @@ from airken.core.predictor import Predictor, get_predictor
 from airken.core.rule import VerdictRule
 from airken.core.witnesses import verdict_class
 from airken.core.words import UNSURE_HEADLINE, UNSURE_PLAN, percent
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 
 
 @pytest.fixture(scope="module")

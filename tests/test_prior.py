@@ -6,6 +6,7 @@ import pytest
 
 from airken.core.classes import LABELS
 from airken.core.prior import UNIFORM, WORLD_PRIOR, BadPrior, apply_prior, parse_prior
+from airken.examples import EXAMPLES_DIR
 
 
 def test_uniform_to_uniform_changes_nothing():
@@ -54,7 +55,7 @@ def test_bad_priors_are_refused_with_a_message(value):
 def test_predictor_reports_and_applies_the_prior():
     from airken.core.predictor import get_predictor
 
-    photo = "assets/examples/clear-mountains-picos-de-europa.jpg"
+    photo = EXAMPLES_DIR / "clear-mountains-picos-de-europa.jpg"
     predictor = get_predictor()
     plain = predictor.predict(photo, prior="train")
     healthy_heavy = predictor.predict(photo, prior=(0.98, 0.01, 0.01))

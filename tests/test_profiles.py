@@ -2,11 +2,10 @@
 and names and files that are not profiles are refused with a message."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from airken import datafolder
 from airken.core.classes import LABELS as LABELS_
 from airken.core.profiles import (
     MAX_OFFSET,
@@ -18,6 +17,7 @@ from airken.core.profiles import (
     load_profile,
     save_profile,
 )
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 
 
 def _too_polluted(n=40, seed=0):
@@ -99,12 +99,10 @@ def _folder(tmp_path, rows):
     return tmp_path / "cam"
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
-
 
 def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
+    from airken.cli import calibrate_folder
     from airken.core.predictor import get_predictor
-    from airken.core.profiles import calibrate_folder, read_folder
 
     folder = _folder(tmp_path, [
         ("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
@@ -113,16 +111,18 @@ def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
         ("night-rocket-launch.jpg", "2026-05-04T21:00", "15", ""), ("missing.jpg", "2026-05-04T10:00", "15", ""),
         ("fog-pier.jpg", "2026-05-05T09:00", "n/a", ""),
     ])
-    found = read_folder(folder)
-    assert len(found.paths) == 5 and found.readings[0] == found.readings[1]  # one hour, one reading
-    assert {why for _, why in found.skipped} == {"no such image", "no usable pm25 or label"}
+    found = datafolder.read(folder)
+    paths = [r.path for r in found.rows]
+    assert len(paths) == 5 and found.rows[0].reading == found.rows[1].reading  # one hour, one reading
+    assert [(p.line, p.reason) for p in found.problems] == [(7, "image file not found"),
+                                                           (8, "bad pm25 value 'n/a' (need a number >= 0)")]
     predictor = get_predictor()
-    before = [predictor.predict(p, prior="train").label for p in found.paths[:4]]
+    before = [predictor.predict(p, prior="train").label for p in paths[:4]]
     profile, skipped = calibrate_folder(predictor, folder, "balcony")
     assert profile.readings == 3 and profile.photos == 4  # the night photo is refused by the scene checks
     assert any("night" in why for _, why in skipped)
     after = [LABELS_[int(np.argmax(profile.apply(np.array([predictor.predict(p, prior="train").probabilities[c]
-                                                        for c in LABELS_]))))] for p in found.paths[:4]]
+                                                        for c in LABELS_]))))] for p in paths[:4]]
     assert after.count("healthy") >= before.count("healthy") and after.count("healthy") >= 3
     assert profile.model_sha256 == predictor.source.sha256
 
@@ -130,8 +130,8 @@ def test_a_folder_of_labelled_photos_calibrates_a_place(tmp_path):
 def test_calibrating_ignores_the_profile_the_app_is_set_to(tmp_path, monkeypatch):
     import dataclasses
 
+    from airken.cli import calibrate_folder
     from airken.core.predictor import get_predictor
-    from airken.core.profiles import calibrate_folder
 
     folder = _folder(tmp_path, [("clear-kite.jpg", "2026-05-01T10:00", "8", ""),
                                 ("overcast-storm.jpg", "2026-05-03T12:00", "60", "")])
@@ -145,7 +145,11 @@ def test_calibrating_ignores_the_profile_the_app_is_set_to(tmp_path, monkeypatch
 
 
 def test_a_folder_without_the_layout_is_refused(tmp_path):
-    from airken.core.profiles import read_folder
+    from airken.cli import calibrate_folder
 
-    with pytest.raises(BadProfile, match="labels.csv"):
-        read_folder(tmp_path)
+    with pytest.raises(datafolder.BadFolder, match="labels.csv"):
+        calibrate_folder(None, tmp_path, "balcony")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.csv").write_text("photo,pm2.5\nkite.jpg,8\n")
+    with pytest.raises(datafolder.BadFolder, match="needs the columns file, pm25 or label .* are: photo, pm2.5"):
+        calibrate_folder(None, tmp_path, "balcony")

@@ -26,8 +26,8 @@ from airken.core.scene import (
     haze_map,
     sky_mask,
 )
+from airken.examples import EXAMPLES_DIR as EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 REFUSED_EXAMPLES = {"night-rocket-launch.jpg": MSG_NIGHT, "no-sky-coffee.jpg": MSG_NO_SKY}
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.jpg"))
 

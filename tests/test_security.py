@@ -21,11 +21,12 @@ from conftest import AppServer
 
 from airken.core.classes import CLASSES, LABELS, WORDS
 from airken.core.words import UNSURE_HEADLINE
+from airken.examples import EXAMPLES_DIR
 from airken.web import sweeper, uploads
 from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO_ROOT / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
+EXAMPLE = EXAMPLES_DIR / "clear-mountains-picos-de-europa.jpg"
 SECRET = "CANARY-SECRET-7f3a"  # in the canary text file; must never appear in an answer
 
 # ---------------------------------------------------------------- the rule, directly

@@ -66,7 +66,9 @@ def test_air_and_donation_settings_live_here_too(monkeypatch, tmp_path):
                                       ("AIRKEN_TEMP_MAX_AGE_S", "soon"), ("AIRKEN_LOG_LEVEL", "LOUD"),
                                       ("AIRKEN_THREADS", "two"), ("AIRKEN_AIR", "maybe"),
                                       ("AIRKEN_AIR_READ_TIMEOUT", "inf"), ("AIRKEN_AIR_PRIOR_SIGMA", "-1"),
-                                      ("AIRKEN_DONATE_PER_SESSION", "0"), ("AIRKEN_DONATE_EVERY_MIN", "soon")])
+                                      ("AIRKEN_DONATE_PER_SESSION", "0"), ("AIRKEN_DONATE_EVERY_MIN", "soon"),
+                                      ("AIRKEN_HPUS", "eight"), ("AIRKEN_HPUS", "-1"),
+                                      ("AIRKEN_HPU_BASE_PORT", "port")])
 def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, raw):
     monkeypatch.setenv(name, raw)
     with caplog.at_level(logging.WARNING, logger="airken.settings"):
@@ -77,3 +79,20 @@ def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, r
     with caplog.at_level(logging.WARNING, logger="airken.settings"):
         settings.current()
     assert any(name in r.getMessage() and raw in r.getMessage() for r in caplog.records)
+
+
+def test_the_training_settings_live_here_too(monkeypatch):
+    monkeypatch.setenv("AIRKEN_HPUS", "8")
+    monkeypatch.setenv("AIRKEN_HPU_BASE_PORT", "9000")
+    s = settings.current()
+    assert (s.hpus, s.hpu_base_port) == (8, 9000)
+    assert (settings.DEFAULTS.hpus, settings.DEFAULTS.hpu_base_port) == (None, 7850)
+
+
+@pytest.mark.parametrize("raw,expected", [("1", True), ("YES", True), ("off", False), ("", False), ("2", False)])
+def test_another_programs_flag_is_read_with_the_same_rule(monkeypatch, caplog, raw, expected):
+    monkeypatch.setenv("HF_HUB_OFFLINE", raw)
+    with caplog.at_level(logging.WARNING, logger="airken.settings"):
+        assert settings.flag("HF_HUB_OFFLINE") is expected
+    assert any("HF_HUB_OFFLINE" in r.getMessage() for r in caplog.records) == (raw == "2")
+    settings._warned.discard(("HF_HUB_OFFLINE", raw))

@@ -57,8 +57,8 @@ def test_frames_are_never_counted(monkeypatch, tmp_path):
 
 def test_conversion_sees_only_the_shrunk_image(monkeypatch):
     seen = []
-    real = intake._to_rgb
-    monkeypatch.setattr(intake, "_to_rgb", lambda im: seen.append(im.size) or real(im))
+    real = intake.to_rgb
+    monkeypatch.setattr(intake, "to_rgb", lambda im: seen.append(im.size) or real(im))
     img = Image.new("RGBA", (3000, 2000), (0, 0, 255, 128))
     b = io.BytesIO()
     img.save(b, "PNG")

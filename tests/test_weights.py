@@ -23,14 +23,9 @@ try:
 except ImportError:  # pytest --import-mode=importlib does not put tests/ on sys.path
     from tests.hub_server import FakeHub, HangingServer, closed_port
 
-from airken.core.weights import (
-    ModelSource,
-    ModelUnavailable,
-    read_manifest,
-    resolve_model,
-    sha256_file,
-    write_manifest,
-)
+from airken.core.manifest import read_manifest, sha256_file, write_manifest
+from airken.core.weights import ModelSource, ModelUnavailable, resolve_model
+from airken.examples import EXAMPLES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO = "airken-test/airken"
@@ -424,7 +419,7 @@ def test_hub_file_litert_cannot_run_gives_way_to_the_bundled_copy(tmp_path, hub,
     assert "cannot be run" in run.log and "falling back" in run.log
 
 
-@pytest.mark.parametrize("command", [["-m", "airken", "predict", "assets/examples/clear-kite.jpg"],
+@pytest.mark.parametrize("command", [["-m", "airken", "predict", str(EXAMPLES_DIR / "clear-kite.jpg")],
                                      ["app.py", "--port", "0"]], ids=["cli", "app"])
 def test_broken_explicit_file_stops_cleanly(tmp_path, command):
     from conftest import offline_env

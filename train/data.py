@@ -1,8 +1,8 @@
 """Training data: reading labelled folders, quarantining bad images, date splits,
 oversampling and the tf.data input pipeline.
 
-A data folder holds ``images/`` and ``labels.csv`` with at least the columns ``file``,
-``date`` and ``pm25`` or ``label``. Images are decoded with the same code the app uses
+A data folder holds ``images/`` and ``labels.csv`` (airken.datafolder: its columns and rules;
+training also needs a date per row). Images are decoded with the same code the app uses
 (:func:`airken.core.intake.load_image` + :func:`airken.core.preprocess.to_model_input`), so the
 model is trained on exactly the pixels it will see in production.
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import math
 import os
-import re
 import shutil
 import warnings
 from collections import Counter
@@ -29,20 +27,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from airken.core.classes import LABELS, class_by_name, class_for_pm25
+from airken import datafolder
+from airken.core.classes import LABELS
 from airken.core.intake import ImageRejected, load_image
 from airken.core.preprocess import MODEL_INPUT_SIZE, to_model_input
 
 log = logging.getLogger(__name__)
 
-LABELS_CSV = "labels.csv"
-IMAGES_DIR = "images"
 QUARANTINE_DIR = "quarantine"
 QUARANTINE_CSV = "quarantine.csv"
-
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
-_HOUR_RE = re.compile(r"(?:^|[T\s])(\d{1,2}):(\d{2})")
 
 
 @dataclass
@@ -92,142 +85,19 @@ class Quarantined:
 # reading a folder
 
 
-def _parse_pm25(text: str) -> float:
-    value = float(text)  # ValueError for "abc"
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"not a valid PM2.5 value: {text!r}")
-    return value
-
-
-def _parse_bool(text: str | None) -> bool | None:
-    t = (text or "").strip().lower()
-    if t in _TRUE:
-        return True
-    if t in _FALSE:
-        return False
-    return None
-
-
-def _parse_hour(text: str | None) -> int | None:
-    m = _HOUR_RE.search((text or "").strip())
-    if not m:
-        return None
-    hour = int(m.group(1))
-    return hour if 0 <= hour <= 23 else None
-
-
-def _inside(name: str) -> bool:
-    """File names are relative to images/; checked lexically so images/ may hold links."""
-    norm = os.path.normpath(name)
-    return not (os.path.isabs(norm) or norm == ".." or norm.startswith(".." + os.sep))
-
-
-def _open_labels(folder: Path) -> tuple[Path, Path]:
-    csv_path, images = folder / LABELS_CSV, folder / IMAGES_DIR
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"{csv_path} not found: a data folder needs {LABELS_CSV}")
-    if not images.is_dir():
-        raise FileNotFoundError(f"{images} not found: put the photos in {IMAGES_DIR}/")
-    return csv_path, images
-
-
-def _check_columns(csv_path: Path, fields: Sequence[str] | None) -> None:
-    cols = set(fields or ())
-    missing = {"file", "date"} - cols
-    if missing or not ({"pm25", "label"} & cols):
-        raise ValueError(
-            f"{csv_path}: needs columns file, date and pm25 or label; has {sorted(cols)}"
-        )
-
-
-def _row_label(row: dict[str, str]) -> tuple[int | None, float | None, str | None]:
-    """(label index, pm25, problem). label None and no problem means unlabelled."""
-    pm25_text = (row.get("pm25") or "").strip()
-    label_text = (row.get("label") or "").strip().lower()
-    if pm25_text:
-        try:
-            pm25 = _parse_pm25(pm25_text)
-        except ValueError:
-            return None, None, f"bad pm25 value {pm25_text!r} (need a number >= 0)"
-        label = class_for_pm25(pm25).index
-        if label_text and label_text in LABELS and LABELS.index(label_text) != label:
-            log.debug("label %r recomputed as %s from pm25=%s", label_text, LABELS[label], pm25)
-        return label, pm25, None
-    if label_text:
-        try:
-            return class_by_name(label_text).index, None, None
-        except KeyError:
-            return None, None, f"unknown label {label_text!r} (expected one of {', '.join(LABELS)})"
-    return None, None, None
-
-
 def read_folder(folder: str | os.PathLike) -> tuple[list[Sample], Problems]:
-    """Read ``folder/labels.csv`` and ``folder/images``.
-
-    When ``pm25`` is given the label is recomputed from it with the class table
-    (airken/core/classes.py); ``label`` is used only where ``pm25`` is empty. Unlabelled rows are
-    skipped and counted (``problems.unlabelled``). Rows naming a missing file, a file outside
-    images/, a duplicate file, a bad pm25 or label, or no date are skipped and listed in
-    ``problems``. Raises FileNotFoundError / ValueError when the folder itself is unusable.
-    """
-    folder = Path(folder)
-    source = folder.resolve().name
-    csv_path, images = _open_labels(folder)
-    samples: list[Sample] = []
-    problems = Problems()
-    seen: set[str] = set()
-    relabelled = 0
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        _check_columns(csv_path, reader.fieldnames)
-        for line, row in enumerate(reader, start=2):
-            problems.rows += 1
-            name = (row.get("file") or "").strip()
-
-            def bad(reason: str, name: str = name, line: int = line) -> None:
-                problems.append(Problem(source, line, name, reason))
-
-            if not name:
-                bad("empty file name")
-                continue
-            if not _inside(name):
-                bad("file name points outside images/")
-                continue
-            path = images / name
-            if name in seen:
-                bad("duplicate row for this file")
-                continue
-            label, pm25, why = _row_label(row)
-            if why:
-                bad(why)
-                continue
-            if label is None:
-                problems.unlabelled += 1
-                continue
-            if not path.is_file():
-                bad("image file not found")
-                continue
-            date = (row.get("date") or "").strip()
-            if not date:
-                bad("no date")
-                continue
-            given = (row.get("label") or "").strip().lower()
-            relabelled += bool(pm25 is not None and given and given != LABELS[label])
-            seen.add(name)
-            samples.append(
-                Sample(
-                    path=path,
-                    label=label,
-                    pm25=pm25,
-                    date=date,
-                    hour=_parse_hour(row.get("timestamp_local")),
-                    place=(row.get("place") or "").strip() or source,
-                    source=source,
-                    daylight=_parse_bool(row.get("daylight")),
-                )
-            )
-    if relabelled:
-        log.warning("%s: %d labels disagreed with pm25 and were recomputed", source, relabelled)
+    """Read ``folder/labels.csv`` and ``folder/images`` with airken.datafolder's rules, a date
+    required (splits are by day). Unlabelled rows are skipped and counted
+    (``problems.unlabelled``); rows that cannot be used are listed in ``problems``. Raises
+    airken.datafolder.BadFolder when the folder itself is unusable."""
+    found = datafolder.read(folder, need_date=True)
+    source = found.path.resolve().name
+    samples = [Sample(path=r.path, label=r.label, pm25=r.pm25, date=r.date or "", hour=r.hour, place=r.place,
+                      source=source, daylight=r.daylight) for r in found.rows]
+    problems = Problems((Problem(source, p.line, p.file, p.reason) for p in found.problems),
+                        rows=found.read, unlabelled=found.unlabelled)
+    if found.relabelled:
+        log.warning("%s: %d labels disagreed with pm25 and were recomputed", source, found.relabelled)
     log.info(
         "%s: %d rows, %d usable, %d unlabelled, %d problems; classes %s",
         source, problems.rows, len(samples), problems.unlabelled, len(problems),
@@ -525,11 +395,11 @@ def split_sources(
 
 
 def reading_ids(samples: Sequence[Sample]) -> np.ndarray:
-    """Id per sample of its (place, date, hour): frames of one hourly reading (a video, or
-    the webcam's frames of one hour) are near-duplicates and share one label."""
-    keys = [(s.place, s.date, -1 if s.hour is None else s.hour) for s in samples]
-    index = {k: i for i, k in enumerate(sorted(set(keys)))}
-    return np.array([index[k] for k in keys], dtype=np.int64)
+    """Id per sample of its reading (airken.datafolder.Reading: one place and hour, or one
+    place and day): frames of one reading (a video, or the webcam's frames of one hour) are
+    near-duplicates and share one label."""
+    readings = [datafolder.reading_of(s.place, s.date, s.hour, s.path.name) for s in samples]
+    return np.array(datafolder.reading_ids(readings), dtype=np.int64)
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:

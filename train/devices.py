@@ -32,9 +32,9 @@ from typing import Any
 
 import tensorflow as tf
 
-log = logging.getLogger(__name__)
+from airken import settings
 
-HPU_BASE_PORT = int(os.environ.get("AIRKEN_HPU_BASE_PORT", "7850"))  # local TF_CONFIG for mpirun
+log = logging.getLogger(__name__)
 
 _PRECISION_ALIASES = {
     "bf16": "mixed_bfloat16",
@@ -146,7 +146,7 @@ def _setup_hpu(hpus: int | None, policy: str | None) -> tuple[tf.distribute.Stra
 
 def _hpu_job(hpus: int | None) -> tuple[int, int, bool]:
     """(workers, this worker's index, is chief) for one-process-per-card Gaudi training."""
-    wanted = hpus if hpus is not None else int(os.environ.get("AIRKEN_HPUS", "0") or 0)
+    wanted = hpus if hpus is not None else settings.current().hpus or 0
     if _tf_config_workers() > 1:
         workers, index, chief = _tf_config_task()
     else:
@@ -164,7 +164,8 @@ def _hpu_job(hpus: int | None) -> tuple[int, int, bool]:
 
 
 def _local_tf_config(workers: int, index: int) -> str:
-    cluster = {"worker": [f"localhost:{HPU_BASE_PORT + i}" for i in range(workers)]}
+    port = settings.current().hpu_base_port
+    cluster = {"worker": [f"localhost:{port + i}" for i in range(workers)]}
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
 
 

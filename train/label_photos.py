@@ -32,14 +32,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from airken import datafolder
 from airken.airmodel.openmeteo import AirError, AirSettings, OpenMeteo, round_place
-from airken.airmodel.report import LABEL_COLUMNS, label_row
+from airken.airmodel.report import label_row
 from airken.core.intake import ImageRejected, read_photo
 
 log = logging.getLogger("train.label_photos")
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"}
-COLUMNS = (*LABEL_COLUMNS, "source_file")
+EXTRA = ("source_file",)  # the photo's path in FOLDER: how a second run knows it is done
 ANSWERS = "cams-answers.json"
 
 
@@ -124,30 +125,23 @@ def run(folder: Path, out: Path, *, link: bool = False, settings: AirSettings | 
     """Label every photo in `folder` into the data folder `out` (asking the archive that
     ``settings`` name, default the environment's); returns the counts."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "images").mkdir(exist_ok=True)
+    (out / datafolder.IMAGES_DIR).mkdir(exist_ok=True)
     client = OpenMeteo(settings or AirSettings.from_env(), answers=JsonAnswers(out / ANSWERS))
-    labels = out / "labels.csv"
-    done = already_labelled(labels)
-    new = not labels.is_file()
+    done = already_labelled(out / datafolder.LABELS_CSV)
     skipped: list[tuple[str, str]] = []
     written = 0
-    with labels.open("a", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        for path in tqdm(photos_in(folder), desc="label photos", unit="photo"):
-            rel = path.relative_to(folder).as_posix()
-            if rel in done:
-                continue
-            row, why = label_one(path, client)
-            if row is None:
-                skipped.append((rel, why or "skipped"))
-                continue
-            name = image_name(path, folder)
-            place_image(path, out / "images" / name, link)
-            writer.writerow({**row, "file": name, "source_file": rel})
-            fh.flush()  # a stopped run keeps every row it wrote
-            written += 1
+    for path in tqdm(photos_in(folder), desc="label photos", unit="photo"):
+        rel = path.relative_to(folder).as_posix()
+        if rel in done:
+            continue
+        row, why = label_one(path, client)
+        if row is None:
+            skipped.append((rel, why or "skipped"))
+            continue
+        name = image_name(path, folder)
+        place_image(path, out / datafolder.IMAGES_DIR / name, link)
+        datafolder.append_rows(out, [{**row, "file": name, "source_file": rel}], EXTRA)  # a stopped run keeps it
+        written += 1
     with (out / "skipped.csv").open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([("file", "reason"), *skipped])
     counts = {"labelled": written, "already_labelled": len(done), "skipped": len(skipped),

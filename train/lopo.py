@@ -23,7 +23,7 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,46 +31,15 @@ import numpy as np
 
 from airken.core.classes import LABELS
 from train import data, evaluate, log_to, verdicts
-from train.places.features import LiteFeatures, compute_features, load_samples, thin
-from train.places.folds import Fold, Run, lopo_calibration, lopo_folds, lopo_metrics, pooled_ba, run_lopo
-from train.places.systems import Context, colour_model, fit_colour, fit_majority, fit_probe
+from train.lopo_setup import Config, colour_on_examples, example_inputs, example_names, fuse, prepare
+from train.lopo_summary import TRAIN_SETTINGS, settings_of
+from train.places.folds import Fold, Run, lopo_calibration, lopo_metrics, pooled_ba, run_lopo
+from train.places.systems import Context, fit_colour, fit_majority, fit_probe
 
 log = logging.getLogger("train.lopo")
 
 NETWORKS = ("network_head", "network")
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 BASELINES = ("majority", "colour", "linear_probe")
-
-
-@dataclass
-class Config:
-    data: list[str]
-    out: str
-    features: str | None = None  # frozen-feature cache (default: OUT/features)
-    places: list[str] = field(default_factory=list)  # only these folds (default: every place)
-    seed: int = 0
-    inner_val: float = 0.15
-    fusion: float = 0.5  # weight of the colour/haze LR in the fused rows
-    per_reading: int | None = None  # at most N frames per hourly reading (smoke runs)
-    target_accuracy: float = 0.8
-    min_temperature: float = 1.0  # as train.train ships; the free fit is reported beside it
-    # train.train settings for every fold; None keeps train.train's default (what it ships)
-    epoch_frames: int | None = None
-    head_epochs: int | None = None
-    finetune_epochs: int | None = None
-    patience: int | None = None
-    batch_size: int | None = None
-    unfreeze: int | None = None
-    backbone: str | None = None
-    balance: str | None = None
-    target: str | None = None
-    haze_rank: float | None = None
-    place_rank: float | None = None
-    crop_top: float | None = None
-
-
-TRAIN_SETTINGS = ("epoch_frames", "head_epochs", "finetune_epochs", "patience", "batch_size", "unfreeze",
-                  "backbone", "balance", "target", "haze_rank", "place_rank", "crop_top")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -166,70 +135,6 @@ def load_pool(cfg: Config, samples, pool: np.ndarray, lite0_features: np.ndarray
     return Pool(row, x, objectives.targets_of(members), features, depth, examples)
 
 
-def colour_on_examples(ctx: Context, folds) -> list[np.ndarray]:
-    """Every fold's colour/haze model (train.places' colour baseline) on the example photos."""
-    from airken.core.haze_features import colour_features_batch
-
-    colour = colour_features_batch(example_inputs(224))
-    return [colour_model(ctx, f.train).proba_features(colour) for f in folds]
-
-
-def verdict_study(ctx: Context, folds, run: Run, names: list[str]) -> dict[str, Any]:
-    outputs = [verdicts.FoldOutput(f, t, v, run.examples[i] if run.examples else None)
-               for i, (f, t, v) in enumerate(zip(folds, run.test, run.val, strict=True))]
-    paths = [EXAMPLES / f"{n}.jpg" for n in names]
-    return verdicts.study(outputs, ctx.y, ctx.hour_group, names, paths)
-
-
-def rebuild(folder: Path, data_folders, systems) -> dict[str, Any]:
-    """verdicts of ``systems`` from a finished LOPO folder (probs.npz), without training."""
-    cfg = Config(**{k: v for k, v in json.loads((folder / "metrics.json").read_text())["config"].items()
-                    if k in Config.__dataclass_fields__})
-    cfg = replace(cfg, data=list(data_folders))
-    _, _, _, ctx, _, folds = prepare(cfg, folder)
-    names = example_names()
-    colour_examples = colour_on_examples(ctx, folds)
-    out = {}
-    with np.load(folder / "probs.npz") as z:
-        for system in systems:
-            run = Run(system, [z[f"{f.place}/{system}/test"] for f in folds],
-                      [z[f"{f.place}/{system}/val"] for f in folds])
-            net = system.removesuffix("_fused")
-            if all(f"{f.place}/{net}/examples" in z for f in folds):
-                run.examples = [z[f"{f.place}/{net}/examples"] for f in folds]
-                if system.endswith("_fused"):
-                    run.examples = mix(run.examples, colour_examples, cfg.fusion)
-            out[system] = verdict_study(ctx, folds, run, names)
-    return out
-
-
-def example_names() -> list[str]:
-    """The app's example photos (assets/examples), in the order their probabilities are kept."""
-    return [p.stem for p in sorted(EXAMPLES.glob("*.jpg"))]
-
-
-def example_inputs(size: int) -> np.ndarray:
-    """Model inputs of example_names' photos, decoded as the app does."""
-    from airken.core.intake import load_image
-    from airken.core.preprocess import to_model_input
-
-    return np.stack([to_model_input(load_image(EXAMPLES / f"{n}.jpg"), size) for n in example_names()])
-
-
-def prepare(cfg: Config, out: Path, extractor=None):
-    """(samples, data summary, frozen features, Context, daylight pool, folds) of cfg's data."""
-    samples, data_summary = load_samples(cfg.data, out)
-    if cfg.per_reading:
-        samples = thin(samples, cfg.per_reading)
-    feature_dir = Path(cfg.features) if cfg.features else out / "features"
-    extractor = extractor or LiteFeatures(feature_dir)
-    feats, _ = compute_features(samples, ["whole"], False, extractor, "lite0", feature_dir, cfg.seed)
-    ctx = Context.build(samples, feats, cfg.seed)
-    pool = np.flatnonzero(data.daylight_mask(samples))
-    folds = [f for f in lopo_folds(ctx, pool, cfg.inner_val, cfg.seed) if not cfg.places or f.place in cfg.places]
-    return samples, data_summary, feats, ctx, pool, folds
-
-
 def run(cfg: Config, extractor=None) -> dict[str, Any]:
     """The protocol; ``extractor`` (images -> frozen Lite0 features) defaults to train.places'
     LiteRT one, whose features are cached in ``cfg.features``."""
@@ -273,7 +178,7 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
             metrics["lopo"][name]["calibration_free_t"] = lopo_calibration(
                 ctx, folds, runs[name], cfg.target_accuracy, None)
     save_probs(out / "probs.npz", ctx, folds, runs)
-    verdicts.write({name: verdict_study(ctx, folds, runs[name], example_names()) for name in runs
+    verdicts.write({name: verdicts.run_study(ctx, folds, runs[name], example_names()) for name in runs
                     if name not in BASELINES}, out)
     metrics["ranking"] = sorted(runs, key=lambda n: -pooled_ba(metrics["lopo"][n]))
     metrics["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -282,36 +187,6 @@ def run(cfg: Config, extractor=None) -> dict[str, Any]:
     write_report(metrics, out / "report.md")
     log.info("done in %.0f s: %s", metrics["seconds"], out / "report.md")
     return metrics
-
-
-def summary(metrics: dict[str, Any], system: str = "network") -> dict[str, Any]:
-    """The compact leave-one-place-out block a shipped model carries in its metrics.json
-    (model card, the app's About tab): per place and pooled balanced accuracy of ``system``
-    beside the baselines."""
-    lopo = metrics["lopo"]
-    if system not in lopo:
-        raise ValueError(f"{system!r} is not in this LOPO run (has: {', '.join(lopo)})")
-    shown = [system, "colour", "linear_probe", "majority"]
-    per_place = {}
-    for place, fold in metrics["folds"].items():
-        m = lopo[system]["per_place"][place]
-        per_place[place] = {"frames": fold["test"], "classes": m["support"],
-                            "balanced_accuracy": {s: lopo[s]["per_place"][place]["balanced_accuracy"]
-                                                  for s in shown}}
-    pooled = {s: {"balanced_accuracy": lopo[s]["pooled"]["balanced_accuracy"],
-                  "macro_f1": lopo[s]["pooled"]["macro_f1"],
-                  "balanced_accuracy_95ci": lopo[s]["pooled"].get("balanced_accuracy_95ci"),
-                  "per_place_min": lopo[s]["spread"]["balanced_accuracy"]["min"],
-                  "per_place_max": lopo[s]["spread"]["balanced_accuracy"]["max"]} for s in shown}
-    return {"protocol": "leave one place out: trained on the other places, tested on every daylight frame "
-                        "of the held-out place", "system": system, "systems": shown, "chance": 1 / len(LABELS),
-            "train_settings": settings_of(metrics),
-            "per_place": per_place, "pooled": pooled}
-
-
-def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The train.train settings a LOPO run used (runs from before a setting existed lack it)."""
-    return {k: metrics["train_settings"][k] for k in TRAIN_SETTINGS if k in metrics["train_settings"]}
 
 
 def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
@@ -325,18 +200,6 @@ def save_probs(path: Path, ctx: Context, folds, runs: dict[str, Run]) -> None:
             if r.examples:
                 arrays[f"{f.place}/{name}/examples"] = r.examples[i]
     np.savez_compressed(path, y=ctx.y, **arrays)
-
-
-def mix(a: list[np.ndarray], b: list[np.ndarray], weight: float) -> list[np.ndarray]:
-    """Late fusion of two systems' per-fold probabilities: (1 - weight) a + weight b."""
-    return [(1 - weight) * x + weight * y for x, y in zip(a, b, strict=True)]
-
-
-def fuse(net: Run, colour: Run, weight: float) -> Run:
-    """Late fusion: the network's probabilities averaged with the colour/haze LR's."""
-    examples = mix(net.examples, colour.examples, weight) if net.examples and colour.examples else []
-    return Run(net.name + "_fused", mix(net.test, colour.test, weight), mix(net.val, colour.val, weight),
-               net.seconds + colour.seconds, examples)
 
 
 def _f(v: Any) -> str:

@@ -1,9 +1,12 @@
 """Publish a training run as a Hugging Face model repository.
 
-    python -m train.push --run runs/both --lopo runs/lopo --repo-id OWNER/airken-sky-pm25 [--revision main]
+    python -m train.push --run runs/both --repo-id OWNER/airken-sky-pm25 [--metrics FILE] [--revision main]
                          [--private] [--dry-run] [--out FOLDER]
 
-Reads the run directory that ``python -m train.train`` writes:
+Publishes the numbers as they ship: the metrics.json ``python -m train.bundle`` wrote (with the
+per-place table and the unsure threshold chosen on held-out places) when it is of this run's
+model, else the run's own; ``--metrics`` names another. Nothing here changes them. Reads the
+run directory that ``python -m train.train`` writes:
 
     RUN/metrics.json                   measured numbers (required)
     RUN/export/airken-float16.tflite   float16 weights, float32 input (at least one of the two)
@@ -31,6 +34,7 @@ from typing import Any
 
 from airken.card.datasets import datasets_used
 from airken.core.classes import CLASSES, LABELS
+from airken.core.manifest import PACKAGE_MODELS_DIR, sha256_file
 from airken.core.preprocess import MODEL_INPUT_SIZE
 from train.model_card import MODEL_FILES, license_text, model_card
 
@@ -38,58 +42,13 @@ log = logging.getLogger(__name__)
 
 # --- the folder ----------------------------------------------------------------------------
 
-def add_lopo_args(p: argparse.ArgumentParser) -> None:
-    """--lopo / --lopo-system, shared by train.push and train.bundle."""
-    p.add_argument("--lopo", type=Path, default=None,
-                   help="train.lopo output folder: its per-place table goes into the card and metrics.json")
-    p.add_argument("--lopo-system", default=None, help="the LOPO row that is this model's recipe "
-                   "(default: network_fused when the run fuses, else network)")
-
-
-def with_places(metrics: dict, lopo_dir: str | Path | None, system: str | None = None) -> dict:
-    """metrics plus the leave-one-place-out block of a train.lopo run (model card, About tab).
-    ``system``: the LOPO row of this model's recipe; by default the fused network when the
-    run fuses (metrics "fusion"), else the network alone."""
-    if lopo_dir is None:
-        return metrics
-    system = system or ("network_fused" if metrics.get("fusion") else "network")
-    from train.lopo import summary
-
-    lopo = json.loads((Path(lopo_dir) / "metrics.json").read_text())
-    out = {**metrics, "places": summary(lopo, system)}
-    verdicts_file = Path(lopo_dir) / "verdicts.json"
-    found = json.loads(verdicts_file.read_text()).get(system) if verdicts_file.is_file() else None
-    if found:
-        out["places"]["verdicts"] = verdict_summary(found)
-        # The unsure threshold that matters is the one chosen on places the model never saw.
-        unsure = found["selective"]["world"]["unsure_threshold"]
-        out["calibration"] = {**metrics.get("calibration", {}), "uncertain_below": unsure["ship"],
-                              "uncertain_below_validation_days": metrics.get("calibration", {}).get("uncertain_below"),
-                              "uncertain_rule": f"lowest confidence above which {unsure['target_accuracy']:.0%} of the "
-                                                "answers on the leave-one-place-out held-out places were right "
-                                                "(world prior)"}
-    return out
-
-
-def verdict_summary(found: dict) -> dict:
-    """The compact part of train.verdicts a model carries: prior, unsure answers, place profiles."""
-    sel = found["selective"]["world"]
-    return {"prior": {name: {k: t["pooled"][k] for k in ("balanced_accuracy", "ece", "accuracy")}
-                      for name, t in found["priors"].items()},
-            "unsure": {k: sel["unsure_threshold"][k] for k in ("ship", "coverage", "accuracy_kept", "accuracy_all")},
-            "coverage": {key.removeprefix("coverage_"): {k: row[k] for k in ("coverage", "accuracy_kept")}
-                         for key, row in sel.items() if key.startswith("coverage_")},
-            "few_shot": {key: {k: row[k] for k in ("k", "places", "pooled_ba_mean", "pooled_ba_std",
-                                                   "zero_shot_same_frames")}
-                         for key, row in found["few_shot"].items() if key.startswith("k")}}
-
-
 def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
-                      lopo_dir: str | Path | None = None, lopo_system: str | None = None) -> Path:
-    """Write the model repository folder for run_dir into out_dir (replaced if present)."""
+                      metrics_file: str | Path | None = None) -> Path:
+    """Write the model repository folder for run_dir into out_dir (replaced if present), with
+    the numbers of ``metrics_file`` (default: published_metrics) as they are."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    metrics = with_places(_read_metrics(run_dir), lopo_dir, lopo_system)
     models = _exported_models(run_dir)
+    metrics = _read_metrics(run_dir, Path(metrics_file) if metrics_file else published_metrics(run_dir))
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -107,6 +66,19 @@ def build_repo_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str,
     (out_dir / "README.md").write_text(run_model_card(run_dir, repo_id, metrics), encoding="utf-8")
     log.info("built %s for %s: %s", out_dir, repo_id, ", ".join(sorted(p.name for p in out_dir.iterdir())))
     return out_dir
+
+
+def published_metrics(run_dir: Path, models_dir: Path = PACKAGE_MODELS_DIR) -> Path:
+    """train.bundle's metrics.json when it is of one of run_dir's exported files, else the run's own."""
+    bundled = models_dir / "metrics.json"
+    if bundled.is_file():
+        shipped = json.loads(bundled.read_text(encoding="utf-8")).get("model_sha256")
+        if shipped in {sha256_file(p) for p in _exported_models(run_dir)}:
+            return bundled
+    log.warning("%s is not of this run's model: publishing %s without the per-place table and the unsure "
+                "threshold chosen on held-out places (run python -m train.bundle --run %s --lopo LOPO first)",
+                bundled, run_dir / "metrics.json", run_dir)
+    return run_dir / "metrics.json"
 
 
 def labels_json() -> dict:
@@ -192,11 +164,17 @@ def push(folder: str | Path, repo_id: str, token: str | None = None, private: bo
 
 # --- helpers -------------------------------------------------------------------------------
 
-def _read_metrics(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
+def _read_metrics(run_dir: Path, path: Path | None = None) -> dict:
+    """The metrics at ``path`` (default: the run's); ones stamped with a model's sha256 must be
+    of one of the run's exported files."""
+    path = path or run_dir / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is {run_dir} a finished train.train run?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    stamped = metrics.get("model_sha256")
+    if stamped and stamped not in {sha256_file(p) for p in _exported_models(run_dir)}:
+        raise ValueError(f"{path} is the metrics of another model (sha256 {stamped}), not of {run_dir}")
+    return metrics
 
 
 def public_metrics(obj: Any) -> Any:
@@ -224,13 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or saved login)")
     p.add_argument("--dry-run", action="store_true", help="build the folder, upload nothing")
     p.add_argument("--out", type=Path, default=None, help="folder to build (default: RUN/hub)")
-    add_lopo_args(p)
+    p.add_argument("--metrics", type=Path, default=None, help="metrics.json to publish (default: the one "
+                   "train.bundle wrote when it is of this run's model, else RUN/metrics.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
-        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.lopo, args.lopo_system)
-    except FileNotFoundError as exc:
+        folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.metrics)
+    except (FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
     if args.dry_run:

@@ -34,8 +34,8 @@ from airken.core.haze_features import colour_features_batch
 from airken.core.prior import UNIFORM, WORLD_PRIOR
 from train import calibrate as cal
 from train import data, evaluate, log_to, objectives
+from train.as_shipped import read_examples
 from train.backbone import backbone_input_size, build_backbone
-from train.bundle import read_examples
 from train.devices import global_batch_size, setup_devices
 from train.export import export_tflite, parity
 from train.haze import depth_maps

@@ -13,7 +13,7 @@ the model never saw:
    at fixed coverage;
 4. per-place profiles (airken.core.profiles) fitted on k = 3, 5, 10 hourly readings of the
    held-out place, tested on its other readings, beside zero-shot on the same frames;
-5. the example photos of the app (assets/examples): verdict, confidence, scene warnings.
+5. the example photos of the app (airken.examples): verdict, confidence, scene warnings.
 
 Results: ``verdicts.json`` and ``verdicts.md`` in the LOPO folder (train.lopo writes them
 too). The examples are a sanity check, never data: nothing here is fitted on them.
@@ -24,7 +24,7 @@ import argparse
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,11 @@ import numpy as np
 from airken.core.classes import LABELS
 from airken.core.prior import UNIFORM, WORLD_PRIOR, apply_prior
 from airken.core.profiles import STRENGTH, fit_offsets, shift
-from train import calibrate, evaluate
-from train.places.folds import Fold
+from airken.examples import EXAMPLES_DIR
+from train import calibrate, evaluate, log_to
+from train.lopo_setup import Config, colour_on_examples, example_names, mix, prepare
+from train.places.folds import Fold, Run
+from train.places.systems import Context
 
 log = logging.getLogger("train.verdicts")
 
@@ -216,6 +219,14 @@ def study(outputs: Sequence[FoldOutput], y: np.ndarray, readings: np.ndarray,
     return result
 
 
+def run_study(ctx: Context, folds: Sequence[Fold], run: Run, names: Sequence[str]) -> dict[str, Any]:
+    """study() of one system's LOPO run (train.places' Run), its example photos named ``names``."""
+    outputs = [FoldOutput(f, t, v, run.examples[i] if run.examples else None)
+               for i, (f, t, v) in enumerate(zip(folds, run.test, run.val, strict=True))]
+    paths = [EXAMPLES_DIR / f"{n}.jpg" for n in names]
+    return study(outputs, ctx.y, ctx.hour_group, names, paths)
+
+
 # ------------------------------------------------------------------------------ report
 
 
@@ -276,10 +287,29 @@ def write(results: dict[str, dict[str, Any]], folder: Path) -> None:
 # ------------------------------------------------------------------------------ from a LOPO folder
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from train import log_to
-    from train.lopo import rebuild
+def rebuild(folder: Path, data_folders: Sequence[str], systems: Sequence[str]) -> dict[str, Any]:
+    """run_study of ``systems`` from a finished LOPO folder (probs.npz), without training."""
+    recorded = json.loads((folder / "metrics.json").read_text())["config"]
+    cfg = Config(**{k: v for k, v in recorded.items() if k in Config.__dataclass_fields__})
+    cfg = replace(cfg, data=list(data_folders))
+    _, _, _, ctx, _, folds = prepare(cfg, folder)
+    names = example_names()
+    colour_examples = colour_on_examples(ctx, folds)
+    out = {}
+    with np.load(folder / "probs.npz") as z:
+        for system in systems:
+            run = Run(system, [z[f"{f.place}/{system}/test"] for f in folds],
+                      [z[f"{f.place}/{system}/val"] for f in folds])
+            net = system.removesuffix("_fused")
+            if all(f"{f.place}/{net}/examples" in z for f in folds):
+                run.examples = [z[f"{f.place}/{net}/examples"] for f in folds]
+                if system.endswith("_fused"):
+                    run.examples = mix(run.examples, colour_examples, cfg.fusion)
+            out[system] = run_study(ctx, folds, run, names)
+    return out
 
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m train.verdicts", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lopo", required=True, help="a train.lopo output folder (probs.npz, metrics.json)")

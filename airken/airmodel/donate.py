@@ -3,7 +3,7 @@
 Off unless AIRKEN_DONATE_REPO (a Hub dataset repo) and a token (AIRKEN_DONATE_TOKEN, else
 HF_TOKEN) are set. A shared photo is the upright copy the app read (long side <= 448 px),
 re-encoded as JPEG with no metadata but its time and its place rounded to 0.1°, and a row of
-labels.csv with its modelled PM2.5 (the columns of a train/ data folder, label_source
+labels.csv with its modelled PM2.5 (a data folder, airken.datafolder; label_source
 "cams"). Files are written to a local staging folder and committed in batches by
 huggingface_hub's CommitScheduler, under donations/<this process>/ so that several replicas
 never write the same file. Nothing is written when the box is not ticked; a session shares
@@ -11,7 +11,6 @@ at most AIRKEN_DONATE_PER_SESSION photos.
 """
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import math
@@ -27,8 +26,9 @@ from pathlib import Path
 from PIL import ExifTags, Image
 
 from airken import settings
-from airken.airmodel.report import LABEL_COLUMNS, label_row
+from airken.airmodel.report import label_row
 from airken.core.intake import Photo
+from airken.datafolder import append_rows
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +139,8 @@ class Donations:
         partial = images / f".{name}.part"
         partial.write_bytes(clean_jpeg(photo.image, photo.taken_at or hour, lat, lon))
         os.replace(partial, images / name)
-        row = io.StringIO()
-        writer = csv.DictWriter(row, fieldnames=LABEL_COLUMNS)
-        labels = self.folder / "labels.csv"
         with self._lock:
-            if not labels.exists():
-                writer.writeheader()
-            writer.writerow(label_row(name, hour, pm25, lat, lon))
-            with labels.open("a", newline="", encoding="utf-8") as fh:
-                fh.write(row.getvalue())
+            append_rows(self.folder, [label_row(name, hour, pm25, lat, lon)])
 
     def flush(self) -> None:
         """Commit what is staged now, without waiting for the scheduler's turn."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from airken.airmodel.openmeteo import MAX_PAST_DAYS, NO_DATA, AirError, OpenMeteo, default_client, round_place
 from airken.airmodel.planner import Window, best_windows, is_daylight
 from airken.core.classes import class_for_pm25
+from airken.datafolder import new_row
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +112,9 @@ def air_block(lat: float, lon: float, when: datetime | str | None = None, *,
         return {"error": LOOKUP_FAILED}
 
 
-# A data folder labelled by the model of the area (train/README.md, "Labels for your own
-# photos"): the columns train.data reads, plus where the label came from.
-LABEL_COLUMNS = ("file", "pm25", "label", "place", "date", "timestamp_local", "daylight", "label_source")
-
-
 def label_row(file: str, hour: datetime, pm25: float, lat: float, lon: float) -> dict[str, str]:
-    """One labels.csv row for a photo taken in the local `hour` at the grid cell (lat, lon)."""
-    return {
-        "file": file, "pm25": f"{pm25:.1f}", "label": class_for_pm25(pm25).name,
-        "place": f"{lat:+05.1f}{lon:+06.1f}",  # the grid cell, ISO 6709 style: "+45.5+009.2"
-        "date": hour.date().isoformat(), "timestamp_local": hour.strftime("%Y-%m-%dT%H:%M"),
-        "daylight": str(is_daylight(lat, lon, hour)).lower(), "label_source": "cams",
-    }
+    """The labels.csv row (airken.datafolder) of a photo taken in the local `hour` at the grid
+    cell (lat, lon), labelled by the model of the area (train/README.md, "Labels for your own
+    photos")."""
+    place = f"{lat:+05.1f}{lon:+06.1f}"  # the grid cell, ISO 6709 style: "+45.5+009.2"
+    return new_row(file, pm25, hour, place, is_daylight(lat, lon, hour), label_source="cams")

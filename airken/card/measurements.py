@@ -1,5 +1,5 @@
 """The leave-one-place-out table a model carries in its metrics.json ("places" block,
-written by ``train.lopo.summary``), in words a visitor can read. Shared by the app's About
+written by ``train.lopo_summary.summary``), in words a visitor can read. Shared by the app's About
 tab and the model card."""
 from __future__ import annotations
 

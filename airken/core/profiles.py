@@ -4,7 +4,8 @@ A webcam owner, or anyone who photographs the same view, can give a handful of p
 PM2.5 readings. The global model already ranks hazier days above clearer ones within one
 scene; what it gets wrong on a new place is the level. A place profile fixes the level with
 three numbers, one log-probability offset per class, fitted by penalised maximum likelihood
-on those photos (every hourly reading weighs the same, however many frames it has):
+on those photos (every reading weighs the same, however many frames it has; a reading is one
+hour, or one day when only the date is known: airken.datafolder):
 
     p(c | x, place)  proportional to  p_model(c | x) * exp(offset_c)
 
@@ -12,28 +13,23 @@ The offsets are fitted on the model's calibrated output before any class prior, 
 absorb the place's own class frequencies: a profile replaces the world prior. No
 retraining, numpy only. Profiles are small JSON files under a user folder
 (``AIRKEN_PROFILES_DIR``, default ``~/.config/airken/places``), written by
-``python -m airken calibrate --name NAME DATA_FOLDER`` and used by
+``python -m airken calibrate --name NAME DATA_FOLDER`` (airken.cli.calibrate_folder) and used by
 ``python -m airken predict --place NAME``, the API and the page.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from airken.core.calibration import log_probs, softmax
-from airken.core.classes import LABELS, class_by_name, class_for_pm25
-
-if TYPE_CHECKING:
-    from airken.core.predictor import Predictor
+from airken.core.classes import LABELS
 
 STRENGTH = 0.1  # L2 pull of the offsets towards 0; the few-shot study in train/ reports its effect
 MAX_OFFSET = 8.0  # log-probability offsets are clipped here: a profile cannot make a class impossible
@@ -49,7 +45,7 @@ class BadProfile(ValueError):
 class PlaceProfile:
     name: str
     offsets: tuple[float, ...]  # added to the log-probabilities, one per class in LABELS order
-    readings: int  # hourly readings it was fitted on
+    readings: int  # readings (airken.datafolder.Reading) it was fitted on
     photos: int
     model_sha256: str | None = None  # the model whose output it was fitted on
     created: str | None = None
@@ -86,7 +82,7 @@ def shift(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def fit_offsets(probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
                 strength: float = STRENGTH, iterations: int = 50) -> np.ndarray:
     """Offsets maximising sum_i w_i log shift(p_i)[y_i] - strength/2 |offsets|^2, where every
-    hourly reading (``readings`` id) weighs 1 in all. Newton's method: the problem is concave
+    reading (``readings`` id) weighs 1 in all. Newton's method: the problem is concave
     and has three unknowns."""
     logp = log_probs(probs)
     labels, readings = np.asarray(labels, dtype=np.int64), np.asarray(readings)
@@ -184,86 +180,3 @@ def load_profile(name: str, folder: Path | None = None) -> PlaceProfile:
     except (OSError, UnicodeDecodeError):
         raise BadProfile(f"the place profile {name!r} cannot be read") from None
     return PlaceProfile.from_json(text)
-
-
-# ------------------------------------------------------------------------------ from a folder
-
-
-@dataclass
-class Readings:
-    """The labelled photos of a folder: path, class index and hourly reading of each, and
-    the rows that could not be used (with why)."""
-
-    paths: list[Path] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    readings: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
-def read_folder(folder: str | os.PathLike) -> Readings:
-    """``folder/labels.csv`` (columns ``file`` and ``pm25`` or ``label``; ``timestamp_local``
-    or ``date`` group frames of one hourly reading) and the photos in ``folder/images``, the
-    layout train/ reads too. File names must stay inside images/."""
-    root = Path(folder)
-    table, images = root / "labels.csv", root / "images"
-    if not table.is_file() or not images.is_dir():
-        raise BadProfile(f"{root} needs labels.csv and an images/ folder (the layout train/ reads)")
-    out = Readings()
-    with open(table, newline="", encoding="utf-8-sig") as f:
-        for row in csv.DictReader(f):
-            name = (row.get("file") or "").strip()
-            why = _row_problem(name, images)
-            label = None if why else _label(row)
-            if label is None:
-                out.skipped.append((name, why or "no usable pm25 or label"))
-                continue
-            out.paths.append(images / name)
-            out.labels.append(label)
-            out.readings.append(_reading(row, name))
-    return out
-
-
-def _row_problem(name: str, images: Path) -> str | None:
-    if not name or os.path.isabs(name) or ".." in Path(name).parts:
-        return "file name missing or outside images/"
-    return None if (images / name).is_file() else "no such image"
-
-
-def _label(row: dict) -> int | None:
-    pm25, label = (row.get("pm25") or "").strip(), (row.get("label") or "").strip().lower()
-    try:
-        return class_for_pm25(float(pm25)).index if pm25 else class_by_name(label).index if label else None
-    except (ValueError, KeyError):
-        return None
-
-
-def _reading(row: dict, name: str) -> str:
-    """Frames of one hour share a reading; without a time every photo is one."""
-    stamp = (row.get("timestamp_local") or "").strip()
-    return stamp[:13] if len(stamp) >= 13 else (row.get("date") or "").strip() + "|" + name
-
-
-def calibrate_folder(predictor: Predictor, folder: str | os.PathLike, name: str,
-                     strength: float = STRENGTH) -> tuple[PlaceProfile, list[tuple[str, str]]]:
-    """Fit the place profile of ``name`` on a folder of labelled photos, read by
-    ``predictor`` with no prior and no profile. Returns it and the photos left out (unreadable,
-    refused by the scene checks, unlabelled) with the reason."""
-    from airken.core.intake import ImageRejected
-
-    found = read_folder(folder)
-    probs, labels, readings, skipped = [], [], [], list(found.skipped)
-    for path, label, reading in zip(found.paths, found.labels, found.readings, strict=True):
-        try:
-            pred = predictor.predict(path, prior="train", profile="")  # "": not even AIRKEN_PROFILE
-        except ImageRejected as err:
-            skipped.append((path.name, str(err)))
-            continue
-        if pred.probabilities is None:
-            skipped.append((path.name, pred.advice))
-            continue
-        probs.append([pred.probabilities[c] for c in LABELS])
-        labels.append(label)
-        readings.append(reading)
-    profile = fit_profile(name, np.array(probs).reshape(-1, len(LABELS)), np.array(labels, dtype=np.int64),
-                          np.array(readings), predictor.source.sha256, strength)
-    return profile, skipped

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from airken.core.preprocess import to_model_input
+from airken.examples import EXAMPLES_DIR
 from train.backbone import (
     UnsafePickleError,
     build_backbone,
@@ -20,7 +21,7 @@ from train.backbone import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-COFFEE_JPG = ROOT / "assets" / "examples" / "no-sky-coffee.jpg"
+COFFEE_JPG = EXAMPLES_DIR / "no-sky-coffee.jpg"
 ESPRESSO = 967  # ImageNet class index
 
 

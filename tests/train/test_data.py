@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from airken.core.classes import LABELS
+from airken.datafolder import BadFolder
 from tests.train.datasets import make_folder
 from train.data import (
     Sample,
@@ -75,7 +76,7 @@ def test_read_folder_place_column_and_label_only(tmp_path):
 
 
 def test_read_folder_rejects_unusable_folders(tmp_path):
-    with pytest.raises(FileNotFoundError, match="labels.csv"):
+    with pytest.raises(BadFolder, match="labels.csv"):
         read_folder(tmp_path)
     (tmp_path / "images").mkdir()
     (tmp_path / "labels.csv").write_text("file,date\nx.jpg,2025-01-01\n")

@@ -42,6 +42,16 @@ def test_cpu_path_uses_default_strategy(clean_env):
     assert global_batch_size(16, strategy) == 16
 
 
+def test_a_bad_hpus_setting_falls_back_to_the_mpi_world_size(clean_env):
+    from train.devices import _hpu_job
+
+    clean_env.setenv("AIRKEN_HPUS", "all")  # airken.settings logs it once
+    assert _hpu_job(None) == (1, 0, True)
+    clean_env.setenv("AIRKEN_HPUS", "4")
+    with pytest.raises(RuntimeError, match="4 Gaudi cards asked for"):
+        _hpu_job(None)
+
+
 def test_unknown_options_are_refused(clean_env):
     with pytest.raises(ValueError):
         setup_devices(prefer="tpu")

@@ -9,6 +9,7 @@ import pytest
 
 from tests.train.datasets import make_folder
 from train import lopo
+from train.lopo_summary import summary, with_places
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +64,17 @@ def test_summary_is_what_the_card_and_the_about_tab_show(result):
     from airken.card.measurements import places_markdown
 
     _, metrics = result
-    block = lopo.summary(metrics, "network_fused")
+    block = summary(metrics, "network_fused")
     assert block["systems"] == ["network_fused", "colour", "linear_probe", "majority"]
     assert set(block["per_place"]) == {"alpha"}
     assert block["per_place"]["alpha"]["frames"] == metrics["folds"]["alpha"]["test"]
     table = places_markdown(block)
     assert "| alpha |" in table and "blind guess" in table
     with pytest.raises(ValueError, match="nope"):
-        lopo.summary(metrics, "nope")
+        summary(metrics, "nope")
 
 
 def test_verdicts_travel_with_the_model_and_set_its_unsure_threshold(result):
-    from train.push import with_places
-
     out, _ = result
     found = json.loads((out / "verdicts.json").read_text())
     assert {"network", "network_fused", "network_head", "network_head_fused"} <= set(found)

@@ -15,6 +15,7 @@ pytest.importorskip("huggingface_hub")
 
 from airken.core.classes import LABELS  # noqa: E402
 from train import push as push_mod  # noqa: E402
+from train.lopo_summary import with_places  # noqa: E402
 from train.push import build_repo_folder, main, push  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,8 +155,20 @@ def _lopo_dir(root: Path, network: tuple[float, float]) -> Path:
     return folder
 
 
+def _bundled(run_dir: Path, tmp_path: Path, network: tuple[float, float]) -> Path:
+    """metrics.json as train.bundle writes it for this run's int8 file: with the per-place table."""
+    from airken.core.manifest import sha256_file
+
+    metrics = with_places(json.loads((run_dir / "metrics.json").read_text()), _lopo_dir(tmp_path, network))
+    metrics["model_sha256"] = sha256_file(run_dir / "export" / "airken-int8.tflite")
+    path = tmp_path / "models" / "metrics.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(metrics))
+    return path
+
+
 def test_card_and_metrics_carry_the_per_place_table(run_dir, tmp_path):
-    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID, lopo_dir=_lopo_dir(tmp_path, (0.40, 0.44)))
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID, _bundled(run_dir, tmp_path, (0.40, 0.44)))
     card = (folder / "README.md").read_text()
     assert card.index("## On places it has never seen") < card.index("## Evaluation")
     assert "| alpha | 8 | 0.40 | 0.45 | 0.40 | 0.33 |" in card
@@ -166,9 +179,27 @@ def test_card_and_metrics_carry_the_per_place_table(run_dir, tmp_path):
     assert "network_fused" not in places["pooled"]  # only this model's row and the baselines
 
 
+def test_the_bundled_metrics_are_published_as_they_are(run_dir, tmp_path):
+    bundled = _bundled(run_dir, tmp_path, (0.40, 0.44))
+    shipped = json.loads(bundled.read_text())
+    shipped["calibration"] = {"temperature": 1.3, "uncertain_below": 0.61}  # as bundle chose it
+    bundled.write_text(json.dumps(shipped))
+    assert push_mod.published_metrics(run_dir, bundled.parent) == bundled
+    folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID, bundled)
+    assert json.loads((folder / "metrics.json").read_text())["calibration"] == shipped["calibration"]
+
+
+def test_metrics_of_another_model_are_not_published(run_dir, tmp_path):
+    bundled = _bundled(run_dir, tmp_path, (0.40, 0.44))
+    (run_dir / "export" / "airken-int8.tflite").write_bytes(b"TFL3-retrained")
+    assert push_mod.published_metrics(run_dir, bundled.parent) == run_dir / "metrics.json"
+    with pytest.raises(ValueError, match="another model"):
+        build_repo_folder(run_dir, tmp_path / "hub", REPO_ID, bundled)
+    assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--dry-run", "--metrics", str(bundled)]) == 2
+
+
 def test_per_place_verdict_follows_the_numbers(run_dir, tmp_path):
     from airken.card.measurements import verdict
-    from train.push import with_places
 
     good = with_places({}, _lopo_dir(tmp_path, (0.7, 0.8)))["places"]
     assert verdict(good).startswith("Pooled over the places, it scores 0.75 against 0.47")
