@@ -1,6 +1,6 @@
 """Command line: `airken predict PATH... [--json] [--lat LAT --lon LON | --where PLACE] [--time ISO8601]
 [--profile NAME] [--prior SHARES]`,
-`airken calibrate --name NAME DATA_FOLDER`, `airken info` and
+`airken calibrate --name NAME [--from-air [--lat LAT --lon LON]] FOLDER`, `airken info` and
 `airken air (--lat LAT --lon LON | --where PLACE) [--time ISO8601] [--json]` (or `python -m airken`).
 
 Exit status:
@@ -19,20 +19,30 @@ import json
 import logging
 import sys
 
-import numpy as np
-
-from airken import datafolder
+from airken import calibrate, datafolder
 from airken.airmodel.openmeteo import CREDIT, AirError, default_client, round_place
 from airken.airmodel.report import air_block, parse_time
-from airken.core.classes import LABELS
 from airken.core.intake import ImageRejected
 from airken.core.predictor import get_predictor
 from airken.core.prior import BadPrior, parse_prior
-from airken.core.profiles import STRENGTH, BadProfile, PlaceProfile, fit_profile, load_profile, save_profile
+from airken.core.profiles import BadProfile, load_profile, save_profile
 from airken.core.verdict import Verdict
 from airken.table import cell, record
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
+CALIBRATE_HELP = """Calibrate Airken to one camera's view (a webcam, a window you photograph often).
+
+Labels from a station nearby: FOLDER holds the photos in FOLDER/images/ and FOLDER/labels.csv
+with one row per photo: file (a name in images/), pm25 (ug/m3; or label: healthy, moderate or
+danger), and timestamp_local (2025-05-01T14:00) or date, so that photos of one hour count as
+one reading.
+
+Labels from the air model (--from-air): FOLDER is any folder of photos with their EXIF time
+(and GPS, or give --lat and --lon); each is labelled with the modelled PM2.5 of its place and
+hour from the Open-Meteo archive (CAMS), kept in FOLDER/air-model-answers.json.
+
+The profile is saved as NAME.json in AIRKEN_PROFILES_DIR (default ~/.config/airken/profiles);
+use it with `airken predict --profile NAME`, or load the file on the page."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         return _info(predictor, args.json)
     if args.command == "calibrate":
-        return _calibrate(predictor, args.name, args.folder)
+        return _calibrate(predictor, args)
     try:  # a bad --prior, --profile or place is said once, before any photo is read
         options = _predict_options(args)
     except (BadPrior, BadProfile, AirError) as err:
@@ -73,10 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--prior", metavar="SHARES",
                       help='class prior: "world" (default), "uniform", "train" (none) or three shares '
                            '"healthy,moderate,danger"')
-    cal = sub.add_parser("calibrate", help="fit a calibration profile on photos of one view with PM2.5 readings")
+    cal = sub.add_parser("calibrate", help="calibrate Airken to one camera's view", description=CALIBRATE_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     cal.add_argument("--name", required=True, help="the profile's name (letters, digits, _ - .)")
-    cal.add_argument("folder", metavar="DATA_FOLDER", help="labels.csv (file, pm25 or label, timestamp_local) "
-                                                           "and images/")
+    cal.add_argument("folder", metavar="FOLDER", help="a data folder (images/ and labels.csv), or with --from-air "
+                                                      "any folder of photos")
+    cal.add_argument("--from-air", action="store_true", help="label the photos with the air model's archive for "
+                                                             "their EXIF place and hour")
+    cal.add_argument("--lat", help="with --from-air: the place of photos without GPS, latitude")
+    cal.add_argument("--lon", help="with --from-air: longitude")
     info = sub.add_parser("info", help="where the model came from, its revision and sha256")
     info.add_argument("--json", action="store_true")
     air = sub.add_parser("air", help="modelled PM2.5 for a place and hour, the next 48 hours and their best windows")
@@ -155,47 +170,23 @@ def _info(predictor, as_json: bool) -> int:
     return EXIT_OK
 
 
-def calibrate_folder(predictor, folder: str, name: str,
-                     strength: float = STRENGTH) -> tuple[PlaceProfile, list[tuple[str, str]]]:
-    """Fit the place profile of ``name`` on a data folder (airken.datafolder), every photo read
-    by ``predictor`` with no prior and no profile. Returns it and what was left out (unusable
-    rows, unreadable photos, photos the scene checks refuse) with the reason."""
-    found = datafolder.read(folder)
-    skipped = [(p.file, f"line {p.line}: {p.reason}") for p in found.problems]
-    if found.unlabelled:
-        skipped.append((f"{found.unlabelled} rows", "no pm25 or label"))
-    probs, used = [], []
-    for row in found.rows:
-        try:
-            pred = predictor.predict(row.path, prior="train", profile="")  # "": not even AIRKEN_PROFILE
-        except ImageRejected as err:
-            skipped.append((row.file, str(err)))
-            continue
-        if pred.probabilities is None:
-            skipped.append((row.file, pred.advice))
-            continue
-        probs.append([pred.probabilities[c] for c in LABELS])
-        used.append(row)
-    labels = np.array([r.label for r in used], dtype=np.int64)
-    readings = np.array(datafolder.reading_ids([r.reading for r in used]))
-    profile = fit_profile(name, np.array(probs).reshape(-1, len(LABELS)), labels, readings, predictor.source.sha256,
-                          strength)
-    return profile, skipped
-
-
-def _calibrate(predictor, name: str, folder: str) -> int:
+def _calibrate(predictor, args: argparse.Namespace) -> int:
     try:
-        profile, skipped = calibrate_folder(predictor, folder, name)
-    except (BadProfile, datafolder.BadFolder) as err:
+        if args.from_air:
+            if (args.lat is None) != (args.lon is None):
+                raise AirError("Give both --lat and --lon, or neither.")
+            lat, lon = (None, None) if args.lat is None else round_place(args.lat, args.lon)
+            done = calibrate.from_air_model(predictor, args.folder, args.name, lat, lon)
+        else:
+            done = calibrate.from_readings(predictor, args.folder, args.name)
+    except (BadProfile, datafolder.BadFolder, AirError) as err:
         print(f"airken: {err}", file=sys.stderr)
         return EXIT_REFUSED
-    path = save_profile(profile)
-    for file, why in skipped:
+    path = save_profile(done.profile)
+    for file, why in done.skipped:
         print(f"skipped {file}: {why}")
-    offsets = ", ".join(f"{c} {v:+.2f}" for c, v in zip(LABELS, profile.offsets, strict=True))
-    print(f"calibration profile {profile.name!r} from {profile.photos} photos ({profile.readings} readings): "
-          f"log-probability offsets {offsets}")
-    print(f"saved {path}; use it with: airken predict --profile {profile.name} PHOTO")
+    print("\n".join(calibrate.describe(done)))
+    print(f"Saved {path}; use it with: airken predict --profile {done.profile.name} PHOTO")
     return EXIT_OK
 
 

@@ -351,13 +351,13 @@ def test_about_explains_what_looks_like_a_bug():
 
 
 def test_api_takes_a_class_prior_and_a_calibration_profile(client):
-    from airken.core.profiles import PlaceProfile
+    from verdicts import clean_profile
 
     plain = client.predict(handle_file(str(SKY)), prior="train", api_name="/predict")
     assert plain["prior"] is None and plain["profile"] is None and plain["basis"] == "prior"
     world = client.predict(handle_file(str(SKY)), api_name="/predict")
     assert world["prior"] == pytest.approx({"healthy": 0.6, "moderate": 0.25, "danger": 0.15})
-    clean = PlaceProfile("rooftop", (4.0, -2.0, -2.0), readings=5, photos=5)
+    clean = clean_profile()
     calibrated = client.predict(handle_file(str(SKY)), profile=clean.to_json(), api_name="/predict")
     assert calibrated["profile"] == "rooftop" and calibrated["prior"] is None and calibrated["label"] == "healthy"
     assert calibrated["basis"] == "profile" and "rooftop" in calibrated["witnesses"][0]["says"]

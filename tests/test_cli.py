@@ -186,7 +186,9 @@ def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
     folder = _labelled_folder(tmp_path)
     done = airken("calibrate", "--name", "balcony", str(folder), env=env)
     assert done.returncode == 0, done.stderr
-    assert "calibration profile 'balcony' from 4 photos (4 readings)" in done.stdout
+    assert "Calibration profile 'balcony': 4 photos, 4 readings (4 healthy), labelled by a station's" in done.stdout
+    assert "What it does:" in done.stdout and "On its own photos" in done.stdout  # in words, not offsets
+    assert "Every reading is healthy" in done.stdout and "rests on only 4 readings" in done.stdout
     assert "airken predict --profile balcony" in done.stdout
     assert (tmp_path / "profiles" / "balcony.json").is_file()
     calibrated = airken("predict", "--json", "--profile", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from exif_photos import photo_with_exif
-from verdicts import FakeLookup, neutral, report, with_lookup
+from verdicts import FakeLookup, clean_profile, neutral, report, with_lookup
 
 from airken.airmodel.openmeteo import NO_LIVE_DATA, AirError
 from airken.core.classes import CLASSES, LABELS, NEUTRAL_COLOUR
 from airken.core.prior import WORLD_PRIOR, BadPrior
-from airken.core.profiles import BadProfile, PlaceProfile
+from airken.core.profiles import BadProfile
 from airken.core.rule import VerdictRule
 from airken.core.verdict import Verdict, Where
 from airken.core.witnesses import air_model_shares
@@ -171,7 +171,7 @@ def test_an_explicit_prior_wins_over_the_air_model(monkeypatch):
 def test_a_calibration_profile_reads_the_photo_as_that_camera(monkeypatch):
     p = with_lookup(FakeLookup(report(80)))
     neutral(p, monkeypatch)
-    clean = PlaceProfile("rooftop", (4.0, -2.0, -2.0), readings=5, photos=5)
+    clean = clean_profile()
     v = p.predict(SKY, profile=clean, **MILAN)
     assert v.basis == "profile" and v.profile == "rooftop" and v.label == "healthy" and v.prior is None
     assert [w.name for w in v.witnesses] == ["air_model", "profile", "photo"]  # the air model still sets the level

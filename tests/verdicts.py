@@ -10,9 +10,13 @@ import numpy as np
 
 from airken.core import words
 from airken.core.classes import LABELS, class_for_pm25
-from airken.core.predictor import Predictor, get_predictor
+from airken.core.haze_features import VIEW_FEATURE_NAMES
+from airken.core.ordinal import OrdinalMap
+from airken.core.predictor import Evidence, Predictor, get_predictor
 from airken.core.prior import WORLD_PRIOR
+from airken.core.profiles import Profile
 from airken.core.verdict import Verdict
+from airken.core.view import ViewCalibration
 
 
 def report(pm25: float, time: str = "2026-03-14T12:00+01:00", lat: float = 45.5, lon: float = 9.2) -> dict:
@@ -44,7 +48,8 @@ def with_lookup(lookup: Any) -> Predictor:
 
 def neutral(predictor: Predictor, monkeypatch) -> None:
     """The photo says nothing: its shares are the training prior, so its evidence is 1 for every class."""
-    monkeypatch.setattr(predictor, "_photo_model", lambda photo: np.asarray(predictor.train_prior, dtype=float))
+    quiet = Evidence(np.asarray(predictor.train_prior, dtype=float), np.zeros((224, 224, 3), np.uint8), None)
+    monkeypatch.setattr(predictor, "_photo_model", lambda photo: quiet)
 
 
 def made(label: str = "danger", confidence: float = 0.9, unsure_below: float = 0.74, **facts: Any) -> Verdict:
@@ -57,3 +62,10 @@ def made(label: str = "danger", confidence: float = 0.9, unsure_below: float = 0
                 warnings=())
     return words.verdict(words.Facts(**(base | facts)), {"source": "test"}, {"total": 41.0}, None)
 
+
+
+def clean_profile(name: str = "rooftop", readings: int = 5) -> Profile:
+    """A calibration profile of a view that is always clean: it reads every photo healthy."""
+    n = len(VIEW_FEATURE_NAMES)
+    view = ViewCalibration(OrdinalMap((0.0,) * (n + 1), 4.0, 6.0), (0.0,) * n, (1.0,) * n, (0.6, 0.3, 0.1))
+    return Profile(name, view, readings, readings, "station", (readings, 0, 0))

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
@@ -30,11 +31,12 @@ from airken.core import words
 from airken.core.calibration import Calibration
 from airken.core.classes import LABELS
 from airken.core.fusion import Fusion
+from airken.core.haze_features import colour_features, view_features
 from airken.core.intake import IntakeLimits, Photo, read_photo
 from airken.core.model import ModelUnreadable, TFLiteModel
 from airken.core.preprocess import to_model_input
 from airken.core.prior import UNIFORM, WORLD_PRIOR, PriorLike, parse_prior
-from airken.core.profiles import PlaceProfile, resolve_place
+from airken.core.profiles import Profile, resolve_profile
 from airken.core.rule import AIR_MODEL, PRIOR, PROFILE, VerdictRule
 from airken.core.scene import UNRELIABLE_WARNINGS, check_scene
 from airken.core.verdict import Verdict, Where
@@ -87,7 +89,7 @@ class Predictor:
 
     def predict(self, image: ImageSource, *, latitude: float | str | None = None, longitude: float | str | None = None,
                 place_name: str | None = None, time: str | datetime | None = None, prior: PriorLike = None,
-                profile: str | PlaceProfile | None = None) -> Verdict:
+                profile: str | Profile | None = None) -> Verdict:
         """Read one photo with everything known about it.
 
         ``latitude``/``longitude`` (``place_name`` names them on the card) and ``time`` (ISO
@@ -106,13 +108,13 @@ class Predictor:
         clock.append(perf_counter())
         scene = check_scene(photo.image)
         clock.append(perf_counter())
-        probs = None if scene.refused else self._photo_model(photo)
+        evidence = None if scene.refused else self._photo_model(photo)
         clock.append(perf_counter())
-        facts = self._facts(probs, scene, where, air, explicit, shares, found)
+        facts = self._facts(evidence, scene, where, air, explicit, shares, found)
         return words.verdict(facts, self.source.to_dict(), _timings(clock), photo)
 
-    def _profile(self, profile: str | PlaceProfile | None) -> PlaceProfile | None:
-        return resolve_place(settings.current().profile if profile is None else profile)
+    def _profile(self, profile: str | Profile | None) -> Profile | None:
+        return resolve_profile(settings.current().profile if profile is None else profile)
 
     def _air_model(self, photo: Photo, given: dict | None) -> tuple[Where | None, dict | None]:
         """The place and hour of the photo (its EXIF first) and the air model's report for them."""
@@ -126,19 +128,32 @@ class Predictor:
             where = Where(where.lat, where.lon, where.name, where.place_from, report["time"], where.time_from)
         return where, report
 
-    def _photo_model(self, photo: Photo) -> np.ndarray:
-        """The photo's own class shares: network, fused with the haze model, tempered."""
+    def _photo_model(self, photo: Photo) -> Evidence:
+        """The photo's own class shares (network, fused with the haze model, tempered) and what
+        a calibrated view needs besides them."""
         x = to_model_input(photo.image, self.model.input_size)
         probs = self.model.predict_proba(x)
+        colour = colour_features(x) if self.fusion is not None else None
         if self.fusion is not None:
-            probs = self.fusion.apply(probs, x)
-        return np.asarray(self.calibration.apply(probs), dtype=np.float64)
+            probs = self.fusion.apply_features(np.asarray(probs)[None], colour[None])[0]
+        return Evidence(np.asarray(self.calibration.apply(probs), dtype=np.float64), x, colour)
 
-    def _facts(self, probs, scene, where, air, explicit: bool, shares, profile) -> words.Facts:
+    def view_inputs(self, image: ImageSource) -> tuple[np.ndarray, np.ndarray] | str:
+        """(the photo's shares, its within-view features) for calibrating a view, or why the
+        scene checks refuse it. ImageRejected for a file that is not a usable photo."""
+        photo = read_photo(image, self.limits)
+        scene = check_scene(photo.image)
+        if scene.refused:
+            return scene.reason or "refused"
+        found = self._photo_model(photo)
+        return found.probs, found.view_features()
+
+    def _facts(self, evidence, scene, where, air, explicit: bool, shares, profile) -> words.Facts:
         warnings = tuple(scene.warnings)
         if profile is not None and profile.model_sha256 not in (None, self.source.sha256):
             warnings += (PROFILE_OTHER_MODEL.format(name=profile.name),)
-        basis, level, posterior = self._level(probs, air, explicit, shares, profile)
+        probs = None if evidence is None else evidence.probs
+        basis, level, posterior = self._level(evidence, air, explicit, shares, profile)
         confidence = None if posterior is None else self.rule.confidence(basis, top_share(posterior))
         unreliable = next((w for w in scene.warnings if w in UNRELIABLE_WARNINGS), None)
         full = None if probs is None or level is None else combine(level, probs, self.train_prior)
@@ -150,12 +165,13 @@ class Predictor:
             prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings,
             photo_weight=self.rule.weight(basis), photo_label=None if full is None else verdict_class(full))
 
-    def _level(self, probs, air, explicit: bool, shares, profile):
+    def _level(self, evidence, air, explicit: bool, shares, profile):
         """(what set the level, its class shares, the combined shares) of one photo."""
         modelled = air is not None and "error" not in air and settings.current().air_prior and not explicit
         level = air_model_shares(float(air["pm25"]), self.air_model_sigma()) if modelled else None
+        probs = None if evidence is None else evidence.probs
         if profile is not None:
-            return PROFILE, level, None if probs is None else profile_posterior(profile, probs, level)
+            return PROFILE, level, None if evidence is None else profile_posterior(profile, evidence, level)
         if modelled:
             basis = AIR_MODEL
         elif explicit and shares is None:  # prior "train": the photo model's own output, no correction
@@ -173,10 +189,24 @@ class Predictor:
         return {"model": self.source.to_dict(), "metrics": self.metrics}
 
 
-def profile_posterior(profile: PlaceProfile, probs: np.ndarray, level: np.ndarray | None) -> np.ndarray:
-    """A calibrated view's shares; with the air model of the hour as the level when there is one."""
-    view = np.asarray(profile.apply(probs), dtype=np.float64)
-    return view if level is None else combine(level, view, getattr(profile, "base", None) or UNIFORM, 1.0)
+@dataclass(frozen=True)
+class Evidence:
+    """What the photo model read: its tempered class shares, and the model input and colour
+    features they came from (a calibrated view reads more of them)."""
+
+    probs: np.ndarray
+    x: np.ndarray
+    colour: np.ndarray | None
+
+    def view_features(self) -> np.ndarray:
+        return view_features(self.x, self.colour)
+
+
+def profile_posterior(profile: Profile, evidence: Evidence, level: np.ndarray | None) -> np.ndarray:
+    """A calibrated view's shares; with the air model of the hour as the level when there is one,
+    the view's evidence relative to its own average frame."""
+    view = profile.shares(evidence.probs, evidence.view_features())
+    return view if level is None else combine(level, view, profile.base, 1.0)
 
 
 def top_share(shares: np.ndarray) -> float:

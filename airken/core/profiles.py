@@ -1,40 +1,35 @@
-"""Per-place calibration: "calibrate to your camera".
+"""Calibration profiles: "calibrate to your camera".
 
-A webcam owner, or anyone who photographs the same view, can give a handful of photos with
-PM2.5 readings. The global model already ranks hazier days above clearer ones within one
-scene; what it gets wrong on a new place is the level. A place profile fixes the level with
-three numbers, one log-probability offset per class, fitted by penalised maximum likelihood
-on those photos (every reading weighs the same, however many frames it has; a reading is one
-hour, or one day when only the date is known: airken.datafolder):
-
-    p(c | x, place)  proportional to  p_model(c | x) * exp(offset_c)
-
-The offsets are fitted on the model's calibrated output before any class prior, so they
-absorb the place's own class frequencies: a profile replaces the world prior. No
-retraining, numpy only. Profiles are small JSON files under a user folder
-(``AIRKEN_PROFILES_DIR``, default ``~/.config/airken/places``), written by
-``python -m airken calibrate --name NAME DATA_FOLDER`` (airken.cli.calibrate_folder) and used by
-``python -m airken predict --place NAME``, the API and the page.
+A webcam, or anyone who photographs the same view, can teach Airken how haze looks in that
+view: a profile is the view's calibration (airken.core.view: an ordinal map from the photo's
+haze score and within-view haze features to the classes), fitted on the view's own photos
+labelled by a station nearby or by the air model's archive for each photo's place and hour
+(`airken calibrate`, airken.calibrate). The photo then counts as evidence relative to the
+view's own average frame, combined with the air model of the hour when there is one
+(airken.core.predictor); without one, the profile's own reading is the verdict. No retraining;
+numpy only. Profiles are small JSON files under ``AIRKEN_PROFILES_DIR`` (default
+``~/.config/airken/profiles``), used by ``airken predict --profile NAME``, the API and the page.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from airken.core.calibration import log_probs, softmax
 from airken.core.classes import LABELS
+from airken.core.view import ViewCalibration
 
-STRENGTH = 0.1  # L2 pull of the offsets towards 0; the few-shot study in train/ reports its effect
-MAX_OFFSET = 8.0  # log-probability offsets are clipped here: a profile cannot make a class impossible
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-FORMAT = 1
+FORMAT = 2
+MAX_PROFILE_BYTES = 64 * 1024  # a profile is a couple of kilobytes
+NOT_A_PROFILE = "This file is not an Airken calibration profile: make one with `airken calibrate` on your computer."
+OLDER = "This calibration profile was made by an older Airken: make it again with `airken calibrate`."
 
 
 class BadProfile(ValueError):
@@ -42,86 +37,64 @@ class BadProfile(ValueError):
 
 
 @dataclass(frozen=True)
-class PlaceProfile:
+class Profile:
     name: str
-    offsets: tuple[float, ...]  # added to the log-probabilities, one per class in LABELS order
+    view: ViewCalibration
     readings: int  # readings (airken.datafolder.Reading) it was fitted on
     photos: int
+    label_source: str  # "station" (labels.csv readings) or "air_model" (the archive)
+    classes: tuple[int, ...] = (0, 0, 0)  # readings per class, healthy to unhealthy
+    scores: Mapping[str, Any] = field(default_factory=dict)  # on its own photos: before, after
     model_sha256: str | None = None  # the model whose output it was fitted on
     created: str | None = None
 
-    def apply(self, probs: np.ndarray) -> np.ndarray:
-        """One (K,) or a batch (N, K) of probabilities -> the place's probabilities."""
-        return shift(probs, np.asarray(self.offsets, dtype=np.float64))
+    def shares(self, probs: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """The view's class shares for a photo (probs: the photo model's, feats: view features)."""
+        return self.view.shares(probs, feats)
+
+    @property
+    def base(self) -> tuple[float, ...]:
+        """The view's mean shares over its own photos: its evidence is relative to these."""
+        return self.view.base
 
     def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, **asdict(self), "labels": list(LABELS)}, indent=2)
+        return json.dumps({"format": FORMAT, "labels": list(LABELS), "name": self.name, "view": self.view.to_dict(),
+                           "readings": self.readings, "photos": self.photos, "label_source": self.label_source,
+                           "classes": list(self.classes), "scores": dict(self.scores),
+                           "model_sha256": self.model_sha256, "created": self.created}, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> PlaceProfile:
+    def from_json(cls, text: str) -> Profile:
         try:
             d = json.loads(text)
-            if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("labels") != list(LABELS):
-                raise BadProfile("not an Airken place profile (format 1, classes " + ", ".join(LABELS) + ")")
-            offsets = tuple(float(v) for v in d["offsets"])
-            if len(offsets) != len(LABELS) or not all(math.isfinite(v) and abs(v) <= MAX_OFFSET for v in offsets):
-                raise BadProfile(f"a profile holds {len(LABELS)} finite offsets within +-{MAX_OFFSET:g}")
-            return cls(check_name(str(d["name"])), offsets, int(d["readings"]), int(d["photos"]),
-                       d.get("model_sha256"), d.get("created"))
+        except ValueError:
+            raise BadProfile(NOT_A_PROFILE) from None
+        if not isinstance(d, dict) or d.get("labels") != list(LABELS) or "format" not in d:
+            raise BadProfile(NOT_A_PROFILE)
+        if d["format"] != FORMAT:
+            raise BadProfile(OLDER)
+        try:
+            return cls(check_name(str(d["name"])), ViewCalibration.from_dict(d["view"]), int(d["readings"]),
+                       int(d["photos"]), str(d["label_source"]), tuple(int(c) for c in d.get("classes", (0, 0, 0))),
+                       dict(d.get("scores") or {}), d.get("model_sha256"), d.get("created"))
         except BadProfile:
             raise
-        except (ValueError, TypeError, KeyError) as err:
-            raise BadProfile(f"not a readable place profile ({type(err).__name__})") from None
-
-
-def shift(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The probabilities with ``offsets`` added to their logs, renormalised."""
-    return softmax(log_probs(probs) + offsets)
-
-
-def fit_offsets(probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
-                strength: float = STRENGTH, iterations: int = 50) -> np.ndarray:
-    """Offsets maximising sum_i w_i log shift(p_i)[y_i] - strength/2 |offsets|^2, where every
-    reading (``readings`` id) weighs 1 in all. Newton's method: the problem is concave
-    and has three unknowns."""
-    logp = log_probs(probs)
-    labels, readings = np.asarray(labels, dtype=np.int64), np.asarray(readings)
-    _, inverse, counts = np.unique(readings, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inverse]
-    onehot = np.eye(logp.shape[1])[labels]
-    b = np.zeros(logp.shape[1])
-    for _ in range(iterations):
-        p = softmax(logp + b)
-        grad = (w[:, None] * (onehot - p)).sum(axis=0) - strength * b
-        hess = np.diag((w[:, None] * p).sum(axis=0)) - np.einsum("n,ni,nj->ij", w, p, p) + strength * np.eye(len(b))
-        step = np.linalg.solve(hess, grad)
-        b = b + step
-        if np.abs(step).max() < 1e-8:
-            break
-    b = b - b.mean()  # only differences matter
-    return np.clip(b, -MAX_OFFSET, MAX_OFFSET)
-
-
-def fit_profile(name: str, probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
-                model_sha256: str | None = None, strength: float = STRENGTH) -> PlaceProfile:
-    if len(probs) == 0:
-        raise BadProfile("no usable photo to calibrate on")
-    offsets = fit_offsets(probs, labels, readings, strength)
-    return PlaceProfile(check_name(name), tuple(round(float(v), 6) for v in offsets), len(set(readings)),
-                        len(probs), model_sha256, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise BadProfile("This calibration profile is damaged: make it again with `airken calibrate`.") from None
 
 
 def check_name(name: str) -> str:
     """A profile name is a plain file name: letters, digits, '_', '-', '.', at most 64."""
     if not _NAME.fullmatch(name or "") or ".." in name:
-        raise BadProfile(f"a place name is 1-64 letters, digits, '_', '-' or '.', starting with a letter "
-                         f"or digit; {name!r} is not")
+        raise BadProfile(f"A profile name is 1-64 letters, digits, '_', '-' or '.', starting with a letter "
+                         f"or digit; {name!r} is not.")
     return name
 
 
 def profiles_dir() -> Path:
-    """AIRKEN_PROFILES_DIR, else airken/places under the user's config folder (XDG)."""
+    """AIRKEN_PROFILES_DIR, else airken/profiles under the user's config folder (XDG)."""
     from airken import settings
+
     configured = settings.current().profiles_dir
     if configured:
         return configured
@@ -129,7 +102,7 @@ def profiles_dir() -> Path:
     return Path(base) / "airken" / "profiles"
 
 
-def save_profile(profile: PlaceProfile, folder: Path | None = None) -> Path:
+def save_profile(profile: Profile, folder: Path | None = None) -> Path:
     folder = folder or profiles_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{profile.name}.json"
@@ -139,44 +112,41 @@ def save_profile(profile: PlaceProfile, folder: Path | None = None) -> Path:
     return path
 
 
-MAX_PROFILE_BYTES = 64 * 1024  # a profile is a few hundred bytes
-
-
-def resolve_place(value: str | PlaceProfile | None) -> PlaceProfile | None:
-    """A place as the API and the CLI give it: nothing, a profile's JSON text, or the name of
-    a profile saved on this machine."""
-    if value is None or isinstance(value, PlaceProfile):
+def resolve_profile(value: str | Profile | None) -> Profile | None:
+    """A profile as the API and the CLI give it: nothing, its JSON text, or the name of one
+    saved on this machine."""
+    if value is None or isinstance(value, Profile):
         return value
     text = value.strip()
     if not text:
         return None
     if text.startswith("{"):
         if len(text) > MAX_PROFILE_BYTES:
-            raise BadProfile("a place profile is a small JSON file; this one is too large")
-        return PlaceProfile.from_json(text)
+            raise BadProfile(f"{NOT_A_PROFILE} (It is far too large to be one.)")
+        return Profile.from_json(text)
     return load_profile(text)
 
 
-def read_profile_file(path: str | os.PathLike) -> PlaceProfile:
+def read_profile_file(path: str | os.PathLike) -> Profile:
     """A profile file a visitor uploaded (the caller has checked it is an upload)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_PROFILE_BYTES + 1)
     except OSError:
-        raise BadProfile("the place profile file cannot be read") from None
+        raise BadProfile("The calibration profile file cannot be read: load it again.") from None
     if len(data) > MAX_PROFILE_BYTES:
-        raise BadProfile("a place profile is a small JSON file; this one is too large")
-    return PlaceProfile.from_json(data.decode("utf-8", "replace"))
+        raise BadProfile(f"{NOT_A_PROFILE} (It is far too large to be one.)")
+    return Profile.from_json(data.decode("utf-8", "replace"))
 
 
-def load_profile(name: str, folder: Path | None = None) -> PlaceProfile:
+def load_profile(name: str, folder: Path | None = None) -> Profile:
     """The saved profile called ``name``; BadProfile when there is none or it is damaged."""
     path = (folder or profiles_dir()) / f"{check_name(name)}.json"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadProfile(f"no place profile called {name!r}: make one with "
-                         f"python -m airken calibrate --name {name} DATA_FOLDER") from None
+        raise BadProfile(f"No calibration profile called {name!r}: make one with "
+                         f"airken calibrate --name {name} FOLDER.") from None
     except (OSError, UnicodeDecodeError):
-        raise BadProfile(f"the place profile {name!r} cannot be read") from None
-    return PlaceProfile.from_json(text)
+        raise BadProfile(f"The calibration profile {name!r} cannot be read.") from None
+    return Profile.from_json(text)

@@ -65,6 +65,7 @@ class VerdictRule:
     reliability: Mapping[str, Reliability] = field(default_factory=dict)
     measured_on: str = ""  # where the numbers come from, in a line
     air_model_noise_sd: float = DEFAULT_AIR_MODEL_SIGMA
+    ordinal_anchor: Mapping | None = None  # how photos of places never seen map to the classes (airken.core.view)
 
     def weight(self, basis: str) -> float:
         """How much the photo's evidence counts beside this level witness."""
@@ -93,7 +94,7 @@ class VerdictRule:
                        {k: float(v) for k, v in block["unsure_below"].items()}, float(block["target"]),
                        {k: Reliability.from_dict(v) for k, v in block["reliability"].items()},
                        str(block.get("measured_on", "")),
-                       float(block.get("air_model_noise_sd", block["air_model_sigma"])))
+                       float(block.get("air_model_noise_sd", block["air_model_sigma"])), block.get("ordinal_anchor"))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             log.warning("ignoring malformed verdict_rule in metrics.json (%s)", err)
             return legacy

@@ -90,4 +90,6 @@ def fit_view(probs: np.ndarray, feats: np.ndarray, targets: np.ndarray, readings
     found = without_noise(found, label_noise) if label_noise > 0 else found
     base = (w[:, None] * found.probs(z)).sum(axis=0) / w.sum()
     base = np.maximum(base, SHARE_FLOOR) / np.maximum(base, SHARE_FLOOR).sum()
-    return ViewCalibration(found, tuple(mean.tolist()), tuple(std.tolist()), tuple(base.tolist()))
+    # As it will be saved (to_dict rounds): a profile loaded from its file reads as the one fitted.
+    return ViewCalibration.from_dict(ViewCalibration(found, tuple(mean.tolist()), tuple(std.tolist()),
+                                                     tuple(base.tolist())).to_dict())

@@ -20,7 +20,7 @@ from airken.airmodel.openmeteo import AirError
 from airken.core.intake import ImageRejected, too_big_message
 from airken.core.predictor import Predictor
 from airken.core.prior import BadPrior
-from airken.core.profiles import BadProfile, read_profile_file, resolve_place
+from airken.core.profiles import BadProfile, read_profile_file, resolve_profile
 from airken.core.scene import haze_map
 from airken.core.verdict import Verdict, plain
 from airken.examples import EXAMPLES_DIR
@@ -204,7 +204,7 @@ def api_predict(predictor: Predictor, image: Any, latitude: float | None = None,
             raise ImageRejected("Send a photo: the first input is the image file.")
         prior = prior.strip() if isinstance(prior, str) and prior.strip() else None
         return predictor.predict(path, latitude=latitude, longitude=longitude, time=time, prior=prior,
-                                 profile=resolve_place(profile)).to_dict()
+                                 profile=resolve_profile(profile)).to_dict()
     except (BadPrior, BadProfile, AirError) as err:
         raise gr.Error(html.escape(str(err), quote=False), title="Can't use this setting",
                        print_exception=False) from None

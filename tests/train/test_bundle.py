@@ -58,7 +58,7 @@ def test_bundle_ships_the_threshold_chosen_on_held_out_places_and_push_keeps_it(
     assert shipped["calibration"]["uncertain_below_validation_days"] == 0.5
     assert shipped["places"]["verdicts"]["unsure"]["ship"] == SHIP
     rows = shipped["examples"]["rows"]  # read as shipped: unsure below the held-out places' threshold
-    assert all(r["uncertain"] for r in rows if r["label"] and r["confidence"] < SHIP)
+    assert all(r["unsure"] for r in rows if r["label"] and r["confidence"] < SHIP)
 
     assert published_metrics(run_dir, models) == models / "metrics.json"
     hub = build_repo_folder(run_dir, tmp_path / "hub", "someone/airken-test", models / "metrics.json")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from airken.core import ordinal
-from airken.core.profiles import fit_offsets, shift
 from airken.core.view import fit_view, reading_weights
 from airken.core.witnesses import air_model_shares, combine, verdict_class
 from train.airstudy.frames import Frames
 from train.airstudy.scores import balanced_accuracy, confusions
 from train.airstudy.simulate import Setting, classes_of, draw
+from train.verdicts import fit_offsets, shift
 
 SHOTS = (3, 5, 10)
 STRENGTHS = (0.3, 1.0, 3.0, 10.0)
