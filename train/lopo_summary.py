@@ -1,9 +1,11 @@
 """What a finished leave-one-place-out run gives the model that ships.
 
-train.lopo writes OUT/metrics.json and train.verdicts OUT/verdicts.json; train.bundle reads
-them into the shipped metrics.json through with_places: the per-place table beside the
-baselines, the verdicts' compact block, and the unsure threshold chosen on the held-out
-places (unsure_threshold, the one place it is written). JSON only: no training here.
+train.lopo writes OUT/metrics.json, train.verdicts OUT/verdicts.json and train.airstudy
+OUT/airstudy.json; train.bundle reads them into the shipped metrics.json through with_places:
+the per-place table beside the baselines, the verdicts' compact block, the verdict rule the
+air model study chose on the held-out places (photo weights, the air model's error, what
+confidence means and the unsure lines: airken.core.rule) with its compact summary, and the
+older single unsure threshold (unsure_threshold, the one place it is written). JSON only.
 """
 from __future__ import annotations
 
@@ -87,4 +89,14 @@ def with_places(metrics: dict, lopo_dir: str | Path | None, system: str | None =
     if found:
         out["places"]["verdicts"] = verdict_summary(found)
         out["calibration"] = unsure_threshold(metrics.get("calibration", {}), found)
-    return out
+    return with_air_model_study(out, Path(lopo_dir) / "airstudy.json", system)
+
+
+def with_air_model_study(metrics: dict, path: Path, system: str) -> dict:
+    """metrics plus the verdict rule and the summary of train.airstudy's run on this recipe."""
+    if not path.is_file():
+        return metrics
+    study = json.loads(path.read_text())
+    if study.get("system") != system:
+        raise ValueError(f"{path} studied {study.get('system')!r}, not this model's recipe {system!r}")
+    return {**metrics, "verdict_rule": study["verdict_rule"], "air_model_study": study["summary"]}

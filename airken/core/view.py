@@ -51,7 +51,7 @@ class ViewCalibration:
         found = cls(ordinal.OrdinalMap.from_dict(d["map"]), tuple(map(float, d["mean"])),
                     tuple(map(float, d["std"])), tuple(map(float, d["base"])))
         if len(found.mean) != len(found.std) or len(found.map.weights) != 1 + len(found.mean) \
-                or len(found.base) != 3 or min(found.std) <= 0 or min(found.base) <= 0:
+                or len(found.base) != 3 or min(found.std, default=1.0) <= 0 or min(found.base) <= 0:
             raise ValueError("a view calibration needs one weight per input, positive spreads and base shares")
         return found
 
