@@ -124,7 +124,7 @@ def _scores(probs: np.ndarray, view: np.ndarray, labels: np.ndarray, readings: n
     w = reading_weights(readings)
 
     def balanced(shares: np.ndarray) -> float:
-        right = verdict_class(shares) == labels
+        right = verdict_class(shares, by_median=False) == labels  # no place: the most likely band
         present = [c for c in range(len(LABELS)) if (labels == c).any()]
         return float(np.mean([(w * right)[labels == c].sum() / w[labels == c].sum() for c in present]))
 

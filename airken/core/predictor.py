@@ -154,7 +154,8 @@ class Predictor:
             warnings += (PROFILE_OTHER_MODEL.format(name=profile.name),)
         probs = None if evidence is None else evidence.probs
         basis, level, posterior = self._level(evidence, air, explicit, shares, profile)
-        confidence = None if posterior is None else self.rule.confidence(basis, top_share(posterior))
+        by_median = level is not None and basis in (AIR_MODEL, PROFILE)  # the air model's value set the level
+        confidence = None if posterior is None else self.rule.confidence(basis, top_share(posterior, by_median))
         unreliable = next((w for w in scene.warnings if w in UNRELIABLE_WARNINGS), None)
         full = None if probs is None or level is None else combine(level, probs, self.train_prior)
         return words.Facts(
@@ -163,7 +164,8 @@ class Predictor:
             basis=basis,
             lean=0 if full is None else lean(level, full), where=where, air_model=air,
             prior=None if basis != PRIOR else level_tuple(level), profile=profile, warnings=warnings,
-            photo_weight=self.rule.weight(basis), photo_label=None if full is None else verdict_class(full))
+            photo_weight=self.rule.weight(basis), photo_label=None if full is None else verdict_class(full),
+            by_median=by_median)
 
     def _level(self, evidence, air, explicit: bool, shares, profile):
         """(what set the level, its class shares, the combined shares) of one photo."""
@@ -209,9 +211,9 @@ def profile_posterior(profile: Profile, evidence: Evidence, level: np.ndarray | 
     return view if level is None else combine(level, view, profile.base, 1.0)
 
 
-def top_share(shares: np.ndarray) -> float:
-    """The share of the class the verdict names (the median class, airken.core.witnesses)."""
-    return float(shares[verdict_class(shares)])
+def top_share(shares: np.ndarray, by_median: bool) -> float:
+    """The share of the class the verdict names (airken.core.witnesses.verdict_class)."""
+    return float(shares[verdict_class(shares, by_median)])
 
 
 def level_tuple(level: np.ndarray | None) -> tuple[float, ...] | None:

@@ -11,10 +11,11 @@ shares it was trained with, raised to a weight measured on places it never saw
 A view calibrated by a profile (airken.core.profiles) has the camera's bias taken out, so its
 evidence, p_view(c | x) / pi_view(c), enters at full weight.
 
-The classes are ordered, so the verdict is the class that holds the median of the combined
-shares (`verdict_class`): when the photo says nothing, that is exactly the class of the air
-model's own value, whatever its error; the photo moves the verdict only as far as its
-evidence carries the median across a band's edge. One home for this arithmetic: the app and
+When the air model's value sets the level, the verdict is the class that holds the median of
+the combined shares (`verdict_class`): when the photo says nothing, that is exactly the class
+of the air model's own value, whatever its error, and the photo moves the verdict only as far
+as its evidence carries the median across a band's edge. Against a prior of classes (no
+place), the verdict is the most likely class. One home for this arithmetic: the app and
 the study that measures it both call these functions. Numpy only.
 """
 from __future__ import annotations
@@ -55,10 +56,12 @@ def combine(level: Sequence[float] | np.ndarray, probs: np.ndarray, base: Sequen
     return softmax(log_probs(level) + float(weight) * evidence)
 
 
-def verdict_class(shares: np.ndarray) -> np.ndarray | int:
-    """The class holding the median of one (K,) or many (N, K) rows of ordered class shares."""
-    below_half = (np.cumsum(np.asarray(shares, dtype=np.float64), axis=-1) < 0.5 - 1e-9).sum(axis=-1)
-    return int(below_half) if np.ndim(below_half) == 0 else below_half
+def verdict_class(shares: np.ndarray, by_median: bool = True) -> np.ndarray | int:
+    """The class a verdict names for one (K,) or many (N, K) rows of ordered class shares: the
+    one holding the median, or (by_median False) the most likely one."""
+    shares = np.asarray(shares, dtype=np.float64)
+    found = (np.cumsum(shares, axis=-1) < 0.5 - 1e-9).sum(axis=-1) if by_median else shares.argmax(axis=-1)
+    return int(found) if np.ndim(found) == 0 else found
 
 
 def expected_class(shares: np.ndarray) -> np.ndarray:

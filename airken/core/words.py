@@ -66,6 +66,7 @@ class Facts:
     warnings: tuple[str, ...]
     photo_weight: float = 1.0  # how far the photo was allowed to move the level (airken.core.rule)
     photo_label: int | None = None  # the class the photo points to at full weight, beside the level
+    by_median: bool = False  # the air model's value set the level: the verdict is the median class
 
 
 def verdict(facts: Facts, model: dict, timings: dict, photo: Photo | None) -> Verdict:
@@ -78,7 +79,7 @@ def verdict(facts: Facts, model: dict, timings: dict, photo: Photo | None) -> Ve
         return Verdict(label=None, unsure=False, headline=REFUSED_HEADLINE, advice=facts.refusal or "",
                        plan=frozen({}), colour=NEUTRAL_COLOUR, pm25_range=None, confidence=None,
                        unsure_reason=None, probabilities=None, **common)
-    best = CLASSES[verdict_class(facts.probabilities)]
+    best = CLASSES[verdict_class(facts.probabilities, facts.by_median)]
     reason = unsure_reason(facts)
     shares = frozen({name: round(float(p), 4) for name, p in zip(LABELS, facts.probabilities, strict=True)})
     confidence = None if facts.confidence is None else round(facts.confidence, 4)
@@ -148,7 +149,7 @@ def _air_model_witness(facts: Facts) -> Witness:
 
 
 def _photo_witness(facts: Facts) -> Witness:
-    best = CLASSES[verdict_class(facts.probabilities)]
+    best = CLASSES[verdict_class(facts.probabilities, facts.by_median)]
     if facts.basis == AIR_MODEL:
         silent = PHOTO_SILENT if facts.lean and facts.photo_weight <= 0 else ""
         label = best.name if facts.photo_label is None else CLASSES[facts.photo_label].name

@@ -52,7 +52,7 @@ def examples(frames, rule: dict) -> dict[str, Any]:
     if frames.examples is None:
         return {}
     shares = combine(np.asarray(WORLD_PRIOR), frames.examples, frames.train_prior, rule["photo_weight"]["prior"])
-    return {name: {"label": LABELS[verdict_class(s)], "top": float(s[verdict_class(s)])}
+    return {name: {"label": LABELS[verdict_class(s, False)], "top": float(s[verdict_class(s, False)])}
             for name, s in zip(example_names(), shares, strict=True)}
 
 

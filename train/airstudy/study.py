@@ -69,7 +69,8 @@ def sure_verdicts(frames: Frames, picks: list[tuple[int, int]], draws: int, seed
         return combined.photo_alone(frames, np.asarray(WORLD_PRIOR), PHOTO_ALONE_WEIGHT), frames.y, frames.place
 
     n = len(frames.places)
-    return {AIR_MODEL: _named(sureness.nested(with_air, n), frames), PRIOR: _named(sureness.nested(alone, n), frames)}
+    return {AIR_MODEL: _named(sureness.nested(with_air, n), frames),
+            PRIOR: _named(sureness.nested(alone, n, by_median=False), frames)}
 
 
 def _named(found: dict, frames: Frames) -> dict:
@@ -78,13 +79,12 @@ def _named(found: dict, frames: Frames) -> dict:
 
 def photo_only(frames: Frames, weight: float = PHOTO_ALONE_WEIGHT) -> dict[str, Any]:
     """The photo alone: the photo model's own top class with no prior (the zero-shot number of
-    train.lopo), and the verdict the app gives without a place (world prior, median class)."""
+    train.lopo), and the verdict the app gives without a place (world prior, most likely class)."""
     def ba(pred: np.ndarray) -> float:
         return float(balanced_accuracy(confusions(frames.y, pred, frames.place, len(frames.places)).sum(axis=0)))
 
     alone = combined.photo_alone(frames, np.asarray(WORLD_PRIOR), weight)
-    return {"no_prior": ba(frames.probs.argmax(axis=1)), "world_prior": ba(verdict_class(alone)),
-            "no_prior_median": ba(verdict_class(frames.probs))}
+    return {"no_prior": ba(frames.probs.argmax(axis=1)), "world_prior": ba(verdict_class(alone, by_median=False))}
 
 
 def rule(frames: Frames, sigma: float, weight: float, draws: int, seed: int = 2) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def rule(frames: Frames, sigma: float, weight: float, draws: int, seed: int = 2)
     shares, y, _ = _stacked(frames, lambda m: combined.combined_shares(frames, m, sigma, weight), ms)
     air_map, air_line = sureness.fit(sureness.named_share(shares), verdict_class(shares) == y)
     alone = combined.photo_alone(frames, np.asarray(WORLD_PRIOR), PHOTO_ALONE_WEIGHT)
-    prior_map, prior_line = sureness.fit(sureness.named_share(alone), verdict_class(alone) == frames.y)
+    prior_map, prior_line = sureness.fit(sureness.named_share(alone, False), verdict_class(alone, False) == frames.y)
     return {"photo_weight": {AIR_MODEL: weight, PRIOR: PHOTO_ALONE_WEIGHT}, "air_model_sigma": sigma,
             "air_model_noise_sd": CENTRAL.noise_sd, "target": sureness.TARGET,
             "unsure_below": {AIR_MODEL: air_line, PRIOR: prior_line},

@@ -40,9 +40,9 @@ def unsure_line(confidence: np.ndarray, right: np.ndarray, target: float = TARGE
     return float(conf[good[-1]]) if len(good) else 1.01
 
 
-def named_share(shares: np.ndarray) -> np.ndarray:
-    """The share of the class each verdict names (the median class)."""
-    return np.take_along_axis(shares, verdict_class(shares)[:, None], axis=1)[:, 0]
+def named_share(shares: np.ndarray, by_median: bool = True) -> np.ndarray:
+    """The share of the class each verdict names (airken.core.witnesses.verdict_class)."""
+    return np.take_along_axis(shares, verdict_class(shares, by_median)[:, None], axis=1)[:, 0]
 
 
 def fit(top: np.ndarray, right: np.ndarray, target: float = TARGET) -> tuple[Reliability, float]:
@@ -54,14 +54,15 @@ def fit(top: np.ndarray, right: np.ndarray, target: float = TARGET) -> tuple[Rel
 Verdicts = tuple[np.ndarray, np.ndarray, np.ndarray]  # (M, K) shares, (M,) true class, (M,) place
 
 
-def nested(verdicts_of: Callable[[int], Verdicts], places: int, target: float = TARGET) -> dict:
+def nested(verdicts_of: Callable[[int], Verdicts], places: int, target: float = TARGET,
+           by_median: bool = True) -> dict:
     """Sure and right shares per held-out place and pooled. ``verdicts_of(p)`` gives every
     frame's verdict (of every draw) under the choices made for held-out place p."""
     sure = right_sure = total = 0
     per_place = {}
     for p in range(places):
         shares, y, place = verdicts_of(p)
-        top, ok = named_share(shares), verdict_class(shares) == y
+        top, ok = named_share(shares, by_median), verdict_class(shares, by_median) == y
         train, test = place != p, place == p
         rel, line = fit(top[train], ok[train], target)
         shown = np.interp(top[test], rel.x, rel.y) >= line
