@@ -115,28 +115,62 @@ def test_a_refused_scene_exits_0_and_litert_says_nothing():
     assert "XNNPACK" not in done.stderr and "INFO" not in done.stderr
 
 
-def test_pip_install_gives_a_command_that_works_from_any_folder(tmp_path):
-    """`pip install .` (no deps: the test venv has them) -> an `airken` script, run elsewhere."""
-    source, target = tmp_path / "source", tmp_path / "site"  # a copy: the build leaves no files in the repo
+def _fresh_venv(tmp_path: Path) -> Path:
+    """A new virtualenv with `pip install .` from a copy of the package (the build leaves no
+    files in the repo): its dependencies only, no extras. Wheels come from pip's usual index."""
+    source, venv = tmp_path / "source", tmp_path / "venv"
     shutil.copytree(REPO_ROOT / "airken", source / "airken", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "pyproject.toml", source)
-    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    assert (target / "airken" / "models" / "airken.tflite").is_file()
-    assert (target / "airken" / "web" / "page.css").is_file()
-    script = (target / "bin" / "airken").read_text()
-    assert "airken.cli" in script
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=TIMEOUT_S)
+    built = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    return venv
+
+
+def test_the_package_installs_and_predicts_without_the_web_extras(tmp_path):
+    """`pip install .` (no [app] extra) gives the library and an `airken` command that read a
+    photo from any folder without gradio; offline, the Hub says nothing on stderr."""
+    venv = _fresh_venv(tmp_path)
+    python = str(venv / "bin" / "python")
+    assert subprocess.run([python, "-c", "import gradio"], capture_output=True).returncode != 0
+    assert subprocess.run([python, "-c", "import icalendar"], capture_output=True).returncode != 0
+    assert list(venv.glob("lib/python*/site-packages/airken/models/airken.tflite"))
+    assert list(venv.glob("lib/python*/site-packages/airken/web/page.css"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = offline_env(PYTHONPATH=str(target))
-    done = subprocess.run([sys.executable, str(target / "bin" / "airken"), "predict", "--json",
-                           str(EXAMPLES / "clear-kite.jpg")], cwd=elsewhere, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+    env = {k: v for k, v in offline_env().items() if not k.startswith(("AIRKEN_", "PYTHON"))}
+    env["HF_HUB_OFFLINE"] = "1"  # the Hub step itself stays on, as for a user
+    done = subprocess.run([str(venv / "bin" / "airken"), "predict", "--json", str(EXAMPLES / "clear-kite.jpg")],
+                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
     rec = json_lines(done.stdout)[0]
     check_record(rec)
     assert rec["model"]["source"] == "bundled"
+    library = subprocess.run([python, "-c", _LIBRARY_SCRIPT, str(EXAMPLES / "clear-kite.jpg")], cwd=elsewhere,
+                             env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert library.returncode == 0, library.stderr
+    assert json.loads(library.stdout.strip().splitlines()[-1])["label"] in LABELS
+
+
+_NO_PAGE_SCRIPT = """
+import importlib, pkgutil, sys
+import airken, airken.core, airken.airmodel
+names = [m.name for p in (airken.core, airken.airmodel) for m in pkgutil.iter_modules(p.__path__, p.__name__ + ".")]
+page_only = {"airken.airmodel.ics"}  # the page's "Add to calendar" file
+for name in [*names, "airken.cli", "airken.table", "airken.examples", "airken.settings"]:
+    if name not in page_only:
+        importlib.import_module(name)
+print(sorted({m.split(".")[0] for m in sys.modules} & {"gradio", "gradio_client", "icalendar", "fastapi"}))
+"""
+
+
+def test_library_and_command_line_modules_import_no_web_extra():
+    done = subprocess.run([sys.executable, "-c", _NO_PAGE_SCRIPT], cwd=REPO_ROOT, env=offline_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_info_names_source_and_sha256():
