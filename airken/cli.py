@@ -11,12 +11,15 @@ Exit status:
      still printed. For `air`: no modelled PM2.5 (the one line says why). For `calibrate`:
      no profile could be fitted. A --prior, --profile or place that cannot be used, and
      argparse's status for a wrong command line.
+  141  the reader of the output went away (`airken predict ... | head`), quietly, as a
+     program that SIGPIPE ends.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from airken.airmodel.openmeteo import CREDIT, AirError, default_client, round_place
@@ -30,12 +33,36 @@ from airken.core.verdict import Verdict
 from airken.table import cell, record
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
+EXIT_PIPE_CLOSED = 128 + 13  # SIGPIPE's status in a shell
+
+CALIBRATE_HELP = """\
+DATA_FOLDER holds the photos in images/ and labels.csv with the columns
+  file             a photo's name inside images/
+  pm25 or label    the PM2.5 reading (ug/m3) at the photo's hour, or its class
+                   (healthy, moderate, danger)
+  timestamp_local  when it was taken (ISO 8601), or date; photos of one hour share
+                   one reading
+The profile is saved as NAME.json in AIRKEN_PROFILES_DIR (default
+~/.config/airken/profiles, under $XDG_CONFIG_HOME when set); use it with:
+  airken predict --profile NAME PHOTO
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        status = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` stopped reading: the Python docs' SIGPIPE recipe
+        # Point stdout at devnull so that the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "air":  # no model needed
         return _air(args)
     try:
@@ -70,10 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--prior", metavar="SHARES",
                       help='class prior: "world" (default), "uniform", "train" (none) or three shares '
                            '"healthy,moderate,danger"')
-    cal = sub.add_parser("calibrate", help="fit a calibration profile on photos of one view with PM2.5 readings")
+    cal = sub.add_parser("calibrate", help="fit a calibration profile on photos of one view with PM2.5 readings",
+                         epilog=CALIBRATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     cal.add_argument("--name", required=True, help="the profile's name (letters, digits, _ - .)")
-    cal.add_argument("folder", metavar="DATA_FOLDER", help="labels.csv (file, pm25 or label, timestamp_local) "
-                                                           "and images/")
+    cal.add_argument("folder", metavar="DATA_FOLDER", help="images/ and labels.csv (see below)")
     info = sub.add_parser("info", help="where the model came from, its revision and sha256")
     info.add_argument("--json", action="store_true")
     air = sub.add_parser("air", help="modelled PM2.5 for a place and hour, the next 48 hours and their best windows")

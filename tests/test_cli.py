@@ -244,3 +244,40 @@ def test_a_bad_profile_prior_or_place_is_one_line_and_exit_2(tmp_path, args, mes
 def test_calibrate_refuses_a_folder_without_labels(tmp_path):
     done = airken("calibrate", "--name", "x", str(tmp_path), env=offline_env(AIRKEN_PROFILES_DIR=str(tmp_path)))
     assert done.returncode == 2 and "labels.csv" in done.stderr and "Traceback" not in done.stderr
+
+
+def _hub_on(**extra: str) -> dict[str, str]:
+    """The environment of a user: the Hub step on (offline_env switches it off)."""
+    env = {k: v for k, v in offline_env().items() if k != "AIRKEN_HUB" and not k.startswith("HF_")}
+    return env | extra
+
+
+@pytest.mark.parametrize("offline", [{"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "http://127.0.0.1:9"}],
+                         ids=["HF_HUB_OFFLINE", "no network"])
+def test_offline_is_said_only_with_verbose(tmp_path, offline):
+    env = _hub_on(HF_HOME=str(tmp_path / "hf"), **offline)
+    done = airken("predict", str(EXAMPLES / "clear-kite.jpg"), env=env)
+    assert done.returncode == 0 and done.stderr == ""
+    verbose = airken("-v", "info", env=env)
+    assert verbose.returncode == 0 and "INFO airken.core.weights" in verbose.stderr
+    assert "offline" in verbose.stderr and "WARNING" not in verbose.stderr
+
+
+def test_calibrate_help_says_what_the_folder_holds_and_where_the_profile_goes():
+    done = airken("calibrate", "--help")
+    assert done.returncode == 0
+    for words in ("images/", "labels.csv", "file", "pm25 or label", "timestamp_local", "date",
+                  "AIRKEN_PROFILES_DIR", "~/.config/airken/profiles"):
+        assert words in done.stdout, words
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`airken predict ... | head -1`: the rest of the rows meet a closed pipe."""
+    paths = [str(EXAMPLES / name) for name in GOOD * 3]
+    proc = subprocess.Popen([sys.executable, "-m", "airken", "predict", *paths], cwd=REPO_ROOT, env=offline_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("file")
+    proc.stdout.close()  # as head does after its lines
+    stderr = proc.stderr.read()
+    assert proc.wait(TIMEOUT_S) == 141
+    assert stderr == ""

@@ -11,9 +11,9 @@ on those photos (every hourly reading weighs the same, however many frames it ha
 The offsets are fitted on the model's calibrated output before any class prior, so they
 absorb the place's own class frequencies: a profile replaces the world prior. No
 retraining, numpy only. Profiles are small JSON files under a user folder
-(``AIRKEN_PROFILES_DIR``, default ``~/.config/airken/places``), written by
+(``AIRKEN_PROFILES_DIR``, default ``~/.config/airken/profiles``), written by
 ``python -m airken calibrate --name NAME DATA_FOLDER`` and used by
-``python -m airken predict --place NAME``, the API and the page.
+``python -m airken predict --profile NAME``, the API and the page.
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def check_name(name: str) -> str:
 
 
 def profiles_dir() -> Path:
-    """AIRKEN_PROFILES_DIR, else airken/places under the user's config folder (XDG)."""
+    """AIRKEN_PROFILES_DIR, else airken/profiles under the user's config folder (XDG)."""
     from airken import settings
     configured = settings.current().profiles_dir
     if configured:
