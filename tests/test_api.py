@@ -94,7 +94,7 @@ def test_a_named_call_with_only_the_photo_gets_a_verdict(http, uploaded):
     ([{"path": 7}], "image must be a file: upload it"),
     ([["a list"]], "image must be a file: upload it"),
     (["UPLOADED", None, None, None, None, None, "a seventh"], "takes 6 inputs, this call sent 7: it takes " +
-     ", ".join(INPUTS)),
+     ", ".join(INPUTS) + ", in this order; image is required, the others may be null or left out."),
 ], ids=["nothing", "meta outside the uploads", "bare path outside", "number path", "list", "too many"])
 def test_a_wrong_call_gets_a_readable_message(http, uploaded, data, words):
     data = [uploaded if value == "UPLOADED" else value for value in data]
@@ -113,3 +113,7 @@ def test_a_named_call_with_an_unknown_input_says_which_inputs_there_are(http, up
 def test_air_with_nothing_says_what_it_needs(http):
     event, payload = http.call("air", [])
     assert event == "complete" and "latitude" in payload[0]["error"]
+    event, payload = http.call("air", [45.46, 9.19, None, None, "Milan"])
+    assert event == "http 422" and json.loads(payload)["detail"] == (
+        "air takes 4 inputs, this call sent 5: it takes latitude, longitude, time, where, in this order; "
+        "each may be null or left out.")

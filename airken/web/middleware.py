@@ -115,6 +115,7 @@ class Endpoint:
 
     name: str
     inputs: tuple[str, ...]
+    required: tuple[str, ...]  # the inputs without a default (the app says what is missing)
     files: dict[int, Any]  # position of each file input -> its Gradio data model (ImageData, FileData)
 
     def mend(self, body: Any, named: bool) -> Any:
@@ -141,8 +142,9 @@ class Endpoint:
         return values
 
     def _takes(self) -> str:
-        return (f"it takes {', '.join(self.inputs)}, in this order; only the first is required and the others "
-                "may be null or left out.")
+        verb = "is" if len(self.required) == 1 else "are"
+        needs = f"{' and '.join(self.required)} {verb} required, the others" if self.required else "each"
+        return f"it takes {', '.join(self.inputs)}, in this order; {needs} may be null or left out."
 
     def _reference(self, input_name: str, value: Any, model: Any) -> Any:
         # Gradio checks only references carrying its "meta" marker, and refuses them without a
@@ -214,9 +216,12 @@ def _public_endpoints(app: Any) -> dict[str, Endpoint]:
     for fn in blocks.fns.values():
         info = named.get(f"/{fn.api_name}") if fn.api_visibility == "public" else None
         if info is not None:
+            params = info["parameters"]
             models = [getattr(block, "data_model", None) for block in fn.inputs]
             files = {i: m for i, m in enumerate(models) if m is not None and "path" in getattr(m, "model_fields", {})}
-            found[fn.api_name] = Endpoint(fn.api_name, tuple(p["parameter_name"] for p in info["parameters"]), files)
+            found[fn.api_name] = Endpoint(fn.api_name, tuple(p["parameter_name"] for p in params),
+                                          tuple(p["parameter_name"] for p in params if not p["parameter_has_default"]),
+                                          files)
     return found
 
 
