@@ -281,3 +281,19 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     stderr = proc.stderr.read()
     assert proc.wait(TIMEOUT_S) == 141
     assert stderr == ""
+
+
+@pytest.mark.parametrize("target", ["run", "test"])
+def test_the_readme_set_up_installs_the_airken_command(tmp_path, target):
+    """`make run` and `make test` install the package into the venv (its bin/airken), after
+    the requirements that hold its dependencies (dry run: nothing is installed here)."""
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    venv = tmp_path / "venv"
+    plan = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    package = lines.index(f"{venv}/bin/pip install -q --no-deps -e .")
+    requirements = next(i for i, line in enumerate(lines) if f"{venv}/bin/pip install -q -r requirements" in line)
+    assert requirements < package
