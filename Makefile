@@ -17,14 +17,20 @@ test: $(VENV)/.test-installed browser $(AXE)
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
-$(VENV)/.app-installed: requirements.txt
+# The package itself too, editable (its dependencies are the requirements' own): the README's
+# `airken` command is then $(BIN)/airken, running this checkout's code.
+INSTALL_PACKAGE := $(BIN)/pip install -q --no-deps -e .
+
+$(VENV)/.app-installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt
+	$(INSTALL_PACKAGE)
 	touch $@
 
-$(VENV)/.test-installed: requirements.txt requirements-test.txt train/requirements.txt
+$(VENV)/.test-installed: requirements.txt requirements-test.txt train/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-test.txt
+	$(INSTALL_PACKAGE)
 	touch $@ $(VENV)/.app-installed
 
 # The browser test drives Debian's Chromium (Playwright cannot download its own here).

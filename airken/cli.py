@@ -11,12 +11,15 @@ Exit status:
      still printed. For `air`: no modelled PM2.5 (the one line says why). For `calibrate`:
      no profile could be fitted. A --prior, --profile or place that cannot be used, and
      argparse's status for a wrong command line.
+  141  the reader of the output went away (`airken predict ... | head`), quietly, as a
+     program that SIGPIPE ends.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from airken import calibrate, datafolder
@@ -30,25 +33,41 @@ from airken.core.verdict import Verdict
 from airken.table import cell, record
 
 EXIT_OK, EXIT_NO_MODEL, EXIT_REFUSED = 0, 1, 2
-CALIBRATE_HELP = """Calibrate Airken to one camera's view (a webcam, a window you photograph often).
+EXIT_PIPE_CLOSED = 128 + 13  # SIGPIPE's status in a shell
 
-Labels from a station nearby: FOLDER holds the photos in FOLDER/images/ and FOLDER/labels.csv
-with one row per photo: file (a name in images/), pm25 (ug/m3; or label: healthy, moderate or
-danger), and timestamp_local (2025-05-01T14:00) or date, so that photos of one hour count as
-one reading.
+CALIBRATE_HELP = """\
+Calibrate Airken to one camera's view (a webcam, a window you photograph often).
 
+Labels from a station nearby: FOLDER holds the photos in images/ and labels.csv with the columns
+  file             a photo's name inside images/
+  pm25 or label    the PM2.5 reading (ug/m3) at the photo's hour, or its class
+                   (healthy, moderate, danger)
+  timestamp_local  when it was taken (ISO 8601), or date; photos of one hour share
+                   one reading
 Labels from the air model (--from-air): FOLDER is any folder of photos with their EXIF time
 (and GPS, or give --lat and --lon); each is labelled with the modelled PM2.5 of its place and
 hour from the Open-Meteo archive (CAMS), kept in FOLDER/air-model-answers.json.
 
-The profile is saved as NAME.json in AIRKEN_PROFILES_DIR (default ~/.config/airken/profiles);
-use it with `airken predict --profile NAME`, or load the file on the page."""
+The profile is saved as NAME.json in AIRKEN_PROFILES_DIR (default ~/.config/airken/profiles,
+under $XDG_CONFIG_HOME when set); use it with `airken predict --profile NAME PHOTO`, or load
+the file on the page."""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        status = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` stopped reading: the Python docs' SIGPIPE recipe
+        # Point stdout at devnull so that the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "air":  # no model needed
         return _air(args)
     try:

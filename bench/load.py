@@ -157,8 +157,8 @@ class ClientResult:
 
 def predict_data(photo: object) -> list:
     """The `data` of a plain-HTTP call of /predict: every input, the photo's optional latitude,
-    longitude, time, class prior and place profile null (gradio_client fills those in itself;
-    plain HTTP must send them)."""
+    longitude, time, class prior and place profile null (`[photo]` alone works too: the app
+    fills in the inputs a call leaves out)."""
     return [photo, None, None, None, None, None]
 
 

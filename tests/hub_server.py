@@ -9,9 +9,11 @@ It speaks what `huggingface_hub.hf_hub_download` (2.x) uses for a large (LFS) fi
   ``RevisionNotFound``, missing files 404 ``EntryNotFound`` (with ``X-Repo-Commit``).
 * ``GET /cdn/{sha256}`` on the CDN origin answers the bytes (``Range: bytes=N-`` too).
 
-For uploads (what ``HfApi.create_repo`` and ``create_commit`` send, as CommitScheduler does):
+For uploads (what ``HfApi.create_repo``, ``create_commit`` and ``upload_folder`` send, as
+CommitScheduler and train.push do):
 
 * ``POST /api/repos/create`` answers the repo URL (existing repos too).
+* ``POST /api/validate-yaml`` (a README's metadata, checked by ``upload_folder``) finds no fault.
 * ``POST /api/{type}s/{repo_id}/preupload/{revision}`` answers ``uploadMode: "regular"`` for
   every file, so their bytes come inline, base64, in the commit.
 * ``POST /api/{type}s/{repo_id}/commit/{revision}`` reads the ndjson commit (header, then one
@@ -105,6 +107,8 @@ class _Handler(QuietHandler):
         if hub.error500:
             return self.send(500, b"Internal Error", {"X-Error-Message": "Internal Error"}, False)
         path = urlsplit(self.path).path
+        if path == "/api/validate-yaml":  # upload_folder asks before it uploads a README.md
+            return self._json({"errors": [], "warnings": []})
         if path == "/api/repos/create":
             ask = json.loads(body)
             kind = {"dataset": "datasets/", "space": "spaces/"}.get(ask.get("type"), "")

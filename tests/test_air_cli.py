@@ -111,3 +111,15 @@ def test_air_command_in_a_fresh_interpreter(air_server):
     off = subprocess.run([sys.executable, "-m", "airken", "air", "--lat", "45.46", "--lon", "9.19", "--json"],
                          cwd=REPO_ROOT, env=offline_env(AIRKEN_AIR="0"), capture_output=True, text=True, timeout=120)
     assert off.returncode == 2 and "switched off" in json.loads(off.stdout)["error"]
+
+
+def test_predict_table_shows_the_air_model_pm25(server, capsys):
+    when = (datetime.now(timezone.utc) - timedelta(hours=5)).strftime("%Y-%m-%dT%H:00Z")
+    code = cli.main(["predict", "--lat", "45.46", "--lon", "9.19", "--time", when, str(SKY)])
+    header, row = capsys.readouterr().out.splitlines()
+    column = header.index("air model PM2.5")
+    code_json, record, _ = run_cli(capsys, "predict", "--json", "--lat", "45.46", "--lon", "9.19", "--time", when,
+                                   str(SKY))
+    assert code == code_json == 0
+    shown = f"{record['air_model']['pm25']:.0f} \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE}"
+    assert row[column:column + len("air model PM2.5")].strip() == shown

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AIRKEN_HUB", "0")
 
 from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -186,7 +187,8 @@ def test_a_file_that_is_not_a_photo_is_stopped_before_upload(browser, app_url, t
     notes.write_text("not a photo\n" * 20)
     page = _open(browser, app_url, LAPTOP)
     uploads: list[str] = []
-    page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
+    # The upload route itself: the example photos are served from the upload folder (".../uploads/...").
+    page.on("request", lambda r: uploads.append(r.url) if urlsplit(r.url).path.endswith("/upload") else None)
     assert page.locator("#ak-photo-refused").count() == 1
     page.locator("#ak-photo input[type=file]").set_input_files(str(notes))
     page.wait_for_selector('#ak-verdict [data-state="error"]')

@@ -115,28 +115,62 @@ def test_a_refused_scene_exits_0_and_litert_says_nothing():
     assert "XNNPACK" not in done.stderr and "INFO" not in done.stderr
 
 
-def test_pip_install_gives_a_command_that_works_from_any_folder(tmp_path):
-    """`pip install .` (no deps: the test venv has them) -> an `airken` script, run elsewhere."""
-    source, target = tmp_path / "source", tmp_path / "site"  # a copy: the build leaves no files in the repo
+def _fresh_venv(tmp_path: Path) -> Path:
+    """A new virtualenv with `pip install .` from a copy of the package (the build leaves no
+    files in the repo): its dependencies only, no extras. Wheels come from pip's usual index."""
+    source, venv = tmp_path / "source", tmp_path / "venv"
     shutil.copytree(REPO_ROOT / "airken", source / "airken", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "pyproject.toml", source)
-    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    assert (target / "airken" / "models" / "airken.tflite").is_file()
-    assert (target / "airken" / "web" / "page.css").is_file()
-    script = (target / "bin" / "airken").read_text()
-    assert "airken.cli" in script
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=TIMEOUT_S)
+    built = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    return venv
+
+
+def test_the_package_installs_and_predicts_without_the_web_extras(tmp_path):
+    """`pip install .` (no [app] extra) gives the library and an `airken` command that read a
+    photo from any folder without gradio; offline, the Hub says nothing on stderr."""
+    venv = _fresh_venv(tmp_path)
+    python = str(venv / "bin" / "python")
+    assert subprocess.run([python, "-c", "import gradio"], capture_output=True).returncode != 0
+    assert subprocess.run([python, "-c", "import icalendar"], capture_output=True).returncode != 0
+    assert list(venv.glob("lib/python*/site-packages/airken/models/airken.tflite"))
+    assert list(venv.glob("lib/python*/site-packages/airken/web/page.css"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = offline_env(PYTHONPATH=str(target))
-    done = subprocess.run([sys.executable, str(target / "bin" / "airken"), "predict", "--json",
-                           str(EXAMPLES / "clear-kite.jpg")], cwd=elsewhere, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+    env = {k: v for k, v in offline_env().items() if not k.startswith(("AIRKEN_", "PYTHON"))}
+    env["HF_HUB_OFFLINE"] = "1"  # the Hub step itself stays on, as for a user
+    done = subprocess.run([str(venv / "bin" / "airken"), "predict", "--json", str(EXAMPLES / "clear-kite.jpg")],
+                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
     rec = json_lines(done.stdout)[0]
     check_record(rec)
     assert rec["model"]["source"] == "bundled"
+    library = subprocess.run([python, "-c", _LIBRARY_SCRIPT, str(EXAMPLES / "clear-kite.jpg")], cwd=elsewhere,
+                             env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert library.returncode == 0, library.stderr
+    assert json.loads(library.stdout.strip().splitlines()[-1])["label"] in LABELS
+
+
+_NO_PAGE_SCRIPT = """
+import importlib, pkgutil, sys
+import airken, airken.core, airken.airmodel
+names = [m.name for p in (airken.core, airken.airmodel) for m in pkgutil.iter_modules(p.__path__, p.__name__ + ".")]
+page_only = {"airken.airmodel.ics"}  # the page's "Add to calendar" file
+for name in [*names, "airken.cli", "airken.table", "airken.examples", "airken.settings"]:
+    if name not in page_only:
+        importlib.import_module(name)
+print(sorted({m.split(".")[0] for m in sys.modules} & {"gradio", "gradio_client", "icalendar", "fastapi"}))
+"""
+
+
+def test_library_and_command_line_modules_import_no_web_extra():
+    done = subprocess.run([sys.executable, "-c", _NO_PAGE_SCRIPT], cwd=REPO_ROOT, env=offline_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_info_names_source_and_sha256():
@@ -212,3 +246,56 @@ def test_a_bad_profile_prior_or_place_is_one_line_and_exit_2(tmp_path, args, mes
 def test_calibrate_refuses_a_folder_without_labels(tmp_path):
     done = airken("calibrate", "--name", "x", str(tmp_path), env=offline_env(AIRKEN_PROFILES_DIR=str(tmp_path)))
     assert done.returncode == 2 and "labels.csv" in done.stderr and "Traceback" not in done.stderr
+
+
+def _hub_on(**extra: str) -> dict[str, str]:
+    """The environment of a user: the Hub step on (offline_env switches it off)."""
+    env = {k: v for k, v in offline_env().items() if k != "AIRKEN_HUB" and not k.startswith("HF_")}
+    return env | extra
+
+
+@pytest.mark.parametrize("offline", [{"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "http://127.0.0.1:9"}],
+                         ids=["HF_HUB_OFFLINE", "no network"])
+def test_offline_is_said_only_with_verbose(tmp_path, offline):
+    env = _hub_on(HF_HOME=str(tmp_path / "hf"), **offline)
+    done = airken("predict", str(EXAMPLES / "clear-kite.jpg"), env=env)
+    assert done.returncode == 0 and done.stderr == ""
+    verbose = airken("-v", "info", env=env)
+    assert verbose.returncode == 0 and "INFO airken.core.weights" in verbose.stderr
+    assert "offline" in verbose.stderr and "WARNING" not in verbose.stderr
+
+
+def test_calibrate_help_says_what_the_folder_holds_and_where_the_profile_goes():
+    done = airken("calibrate", "--help")
+    assert done.returncode == 0
+    for words in ("images/", "labels.csv", "file", "pm25 or label", "timestamp_local", "date",
+                  "AIRKEN_PROFILES_DIR", "~/.config/airken/profiles"):
+        assert words in done.stdout, words
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`airken predict ... | head -1`: the rest of the rows meet a closed pipe."""
+    paths = [str(EXAMPLES / name) for name in GOOD * 3]
+    proc = subprocess.Popen([sys.executable, "-m", "airken", "predict", *paths], cwd=REPO_ROOT, env=offline_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("file")
+    proc.stdout.close()  # as head does after its lines
+    stderr = proc.stderr.read()
+    assert proc.wait(TIMEOUT_S) == 141
+    assert stderr == ""
+
+
+@pytest.mark.parametrize("target", ["run", "test"])
+def test_the_readme_set_up_installs_the_airken_command(tmp_path, target):
+    """`make run` and `make test` install the package into the venv (its bin/airken), after
+    the requirements that hold its dependencies (dry run: nothing is installed here)."""
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    venv = tmp_path / "venv"
+    plan = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    package = lines.index(f"{venv}/bin/pip install -q --no-deps -e .")
+    requirements = next(i for i, line in enumerate(lines) if f"{venv}/bin/pip install -q -r requirements" in line)
+    assert requirements < package

@@ -65,7 +65,8 @@ def test_labels_a_folder_that_train_reads(server, photos, tmp_path):
     skipped = dict(csv.reader((out / "skipped.csv").open()))
     assert skipped.pop("file") == "reason"
     assert skipped["no-gps.png"] == "no GPS position in the EXIF" and skipped["no-time.webp"] == "no EXIF time"
-    assert "damaged" in skipped["broken.jpg"]
+    assert skipped["broken.jpg"] == "The image file is damaged or incomplete"  # a file, not an upload
+    assert not [why for why in skipped.values() if "upload" in why]
     samples, problems = read_folder(out)
     assert len(samples) == 3 and not problems
     assert {s.place for s in samples} == {"+45.5+009.2"} and {s.hour for s in samples} == {8, 11, 16}
@@ -126,3 +127,15 @@ def test_old_dates_are_asked_from_the_archive(server, tmp_path):
     assert label_photos.run(folder, out, settings=AirSettings(air_url=server.air_url))["labelled"] == 1
     (_, query), = server.requests
     assert query["start_date"] == (when.date() - timedelta(days=1)).isoformat()
+
+
+def test_a_run_that_labels_nothing_says_why_and_fails(photos, tmp_path):
+    """The air service cannot be reached (a closed port): every photo is skipped."""
+    out = tmp_path / "data"
+    done = subprocess.run([sys.executable, "-m", "train.label_photos", str(photos), "--out", str(out),
+                           "--air-url", "http://127.0.0.1:9/v1/air-quality"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("label_photos: none of the 6 photos could be labelled (No live air data")
+    assert str(out / "skipped.csv") in last and "Traceback" not in done.stderr

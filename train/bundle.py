@@ -7,8 +7,9 @@ sha256 so the app shows the numbers of exactly this file; with --lopo, the per-p
 table of a train.lopo run and the unsure threshold its verdicts chose on held-out places:
 train.lopo_summary.with_places), the model card, and writes
 manifest.json with the sha256 the app verifies before loading. The Hub pin in the manifest
-names the repo the model is published to with `python -m train.push`, which publishes the
-metrics.json written here as it is.
+names the repo and file the model is published to with `python -m train.push`, which
+publishes the metrics.json written here as it is and then replaces the revision ("main"
+until then) with the commit it pushed.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def bundle(run_dir: Path, variant: str = "auto", models_dir: Path = MODELS_DIR, 
     metrics["model_variant"] = chosen
     (models_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (models_dir / "MODEL_CARD.md").write_text(run_model_card(run_dir, repo_id, metrics), encoding="utf-8")
-    write_manifest(models_dir, target.name, repo_id=repo_id, revision=revision,
+    # The Hub repo holds the file under its export name; train.push pins the commit it makes.
+    write_manifest(models_dir, target.name, repo_id=repo_id, revision=revision, hub_filename=source.name,
                    extra={"variant": chosen, "source_file": source.name})
     log.info("bundled %s (%s, sha256 %s) into %s", source, chosen, digest, models_dir)
     return target

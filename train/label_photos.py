@@ -9,6 +9,10 @@ labels.csv with pm25, label, place (the grid cell), date, timestamp_local, dayli
 label_source "cams", plus source_file. Photos without GPS or time, unreadable files and hours
 without data are listed in skipped.csv and left out.
 
+Exit status 0 when any photo was labelled (or all were, by an earlier run), 1 when every
+photo of this run was skipped (the service could not be reached, no photo has GPS and time...:
+one line says the commonest reason), 2 for a folder that does not exist.
+
 Resumable: photos already in labels.csv are not read again, and every archive answer is kept
 in DATA_FOLDER/cams-answers.json, so a second run asks nothing it asked before. Such labels
 are a model of the area's air, not a monitor at the camera: see train/README.md.
@@ -82,7 +86,7 @@ def label_one(path: Path, client: OpenMeteo) -> tuple[dict | None, str | None]:
     try:
         photo = read_photo(path)
     except ImageRejected as err:
-        return None, str(err.args[0]) if err.args else "unreadable"
+        return None, err.reason  # no page here: a file in a folder, not an upload
     if photo.latitude is None or photo.longitude is None:
         return None, "no GPS position in the EXIF"
     if photo.taken_at is None:
@@ -167,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, air_url=args.air_url)
     counts = run(args.folder, args.out, link=args.link, settings=settings)
     print(json.dumps(counts))
+    if counts["labelled"] == 0 and counts["skipped"]:  # nothing came of this run: say why, once
+        reason, _ = Counter(counts["skipped_by_reason"]).most_common(1)[0]
+        print(f"label_photos: none of the {counts['skipped']} photos could be labelled ({reason}); "
+              f"see {args.out / 'skipped.csv'}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,7 +1,7 @@
 """Publish a training run as a Hugging Face model repository.
 
     python -m train.push --run runs/both --repo-id OWNER/airken-sky-pm25 [--metrics FILE] [--revision main]
-                         [--private] [--dry-run] [--out FOLDER]
+                         [--private] [--dry-run] [--out FOLDER] [--models-dir airken/models] [--no-pin]
 
 Publishes the numbers as they ship: the metrics.json ``python -m train.bundle`` wrote (with the
 per-place table and the unsure threshold chosen on held-out places) when it is of this run's
@@ -19,7 +19,9 @@ preprocessing.json, metrics.json, the confusion PNGs, report.md, LICENSE.md and 
 model card whose ``model-index`` holds the measured held-out metrics from metrics.json. No
 data photo is ever copied. ``--dry-run`` stops after building the folder; otherwise it is
 uploaded with huggingface_hub (token: --token, else HF_TOKEN, else the saved login; endpoint:
-HF_ENDPOINT).
+HF_ENDPOINT), and the app's manifest (``--models-dir``, default airken/models, where
+``train.bundle`` put this run's model) is pinned to the commit just made: its Hub file, that
+commit's id and the sha256, so that every running app asks the Hub for exactly this file.
 """
 from __future__ import annotations
 
@@ -29,12 +31,13 @@ import logging
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airken.card.datasets import datasets_used
 from airken.core.classes import CLASSES, LABELS
-from airken.core.manifest import PACKAGE_MODELS_DIR, sha256_file
+from airken.core.manifest import PACKAGE_MODELS_DIR, read_manifest, sha256_file, write_manifest
 from airken.core.preprocess import MODEL_INPUT_SIZE
 from train.model_card import MODEL_FILES, license_text, model_card
 
@@ -143,9 +146,15 @@ def _confusion_pngs(run_dir: Path) -> list[Path]:
 
 # --- upload --------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Pushed:
+    url: str  # the commit's page
+    commit: str  # its 40-hex id: the revision the app's manifest pins
+
+
 def push(folder: str | Path, repo_id: str, token: str | None = None, private: bool = False,
-         api: Any = None, revision: str | None = None, commit_message: str | None = None) -> str:
-    """Create the model repo if needed and upload folder; returns the commit URL (or id)."""
+         api: Any = None, revision: str | None = None, commit_message: str | None = None) -> Pushed:
+    """Create the model repo if needed and upload folder; returns the commit it made."""
     if api is None:
         from huggingface_hub import HfApi
 
@@ -157,12 +166,32 @@ def push(folder: str | Path, repo_id: str, token: str | None = None, private: bo
         repo_id=repo_id, repo_type="model", folder_path=str(folder), revision=revision,
         commit_message=commit_message or "Upload Airken model, labels, preprocessing and metrics",
     )
-    url = getattr(info, "commit_url", None) or getattr(info, "oid", None) or str(info)
-    log.info("uploaded %s to %s: %s", folder, repo_id, url)
-    return str(url)
+    pushed = Pushed(url=str(info.commit_url), commit=str(info.oid))  # huggingface_hub's CommitInfo
+    log.info("uploaded %s to %s: %s", folder, repo_id, pushed.url)
+    return pushed
+
+
+def bundled_file_in(folder: str | Path, models_dir: str | Path) -> str | None:
+    """The name of the file in the repo folder that is the app's bundled model (same sha256),
+    or None when train.bundle shipped another run's model."""
+    bundled = read_manifest(models_dir).get("sha256")
+    return next((p.name for p in sorted(Path(folder).glob("*.tflite")) if sha256_file(p) == bundled), None)
+
+
+def pin_manifest(models_dir: str | Path, folder: str | Path, repo_id: str, commit: str) -> Path:
+    """Point the app's manifest at the commit just pushed: the Hub file that is the bundled
+    model, at that revision, checked against the same sha256."""
+    manifest = read_manifest(models_dir)
+    name = bundled_file_in(folder, models_dir)
+    if name is None:
+        raise ValueError(f"the model bundled in {models_dir} is not among the files of {folder}")
+    extra = {k: v for k, v in manifest.items() if k not in ("format", "filename", "sha256", "size", "hub")}
+    return write_manifest(models_dir, manifest["filename"], repo_id=repo_id, revision=commit,
+                          hub_filename=name, extra=extra)
 
 
 # --- helpers -------------------------------------------------------------------------------
+
 
 def _read_metrics(run_dir: Path, path: Path | None = None) -> dict:
     """The metrics at ``path`` (default: the run's); ones stamped with a model's sha256 must be
@@ -192,7 +221,7 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train.push", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, type=Path, help="run directory written by train.train")
@@ -204,9 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="folder to build (default: RUN/hub)")
     p.add_argument("--metrics", type=Path, default=None, help="metrics.json to publish (default: the one "
                    "train.bundle wrote when it is of this run's model, else RUN/metrics.json)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    p.add_argument("--models-dir", type=Path, default=PACKAGE_MODELS_DIR,
+                   help="the app's models folder (train.bundle's): its manifest is pinned to the pushed commit")
+    p.add_argument("--no-pin", action="store_true", help="publish without pinning the app's manifest")
+    return p
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         folder = build_repo_folder(args.run, args.out or args.run / "hub", args.repo_id, args.metrics)
     except (FileNotFoundError, ValueError) as exc:
@@ -217,14 +252,21 @@ def main(argv: list[str] | None = None) -> int:
         for path in sorted(folder.iterdir()):
             print(f"  {path.name:28s} {path.stat().st_size:>10d} bytes")
         return 0
+    if not args.no_pin and bundled_file_in(folder, args.models_dir) is None:  # said before anything is uploaded
+        log.error("the model in %s is not one of this run's files: run python -m train.bundle --run %s first "
+                  "(or publish with --no-pin)", args.models_dir, args.run)
+        return 2
     try:
-        url = push(folder, args.repo_id, token=args.token, private=args.private, revision=args.revision)
+        pushed = push(folder, args.repo_id, token=args.token, private=args.private, revision=args.revision)
     except Exception as exc:  # network, auth, permissions: say what to check, keep the trace in debug
         log.debug("upload failed", exc_info=True)
         log.error("upload to %s failed: %s. Check HF_TOKEN (or `hf auth login` / `huggingface-cli "
                   "login`), write access to the repo, and that HF_HUB_OFFLINE is not set.", args.repo_id, exc)
         return 1
-    print(url)
+    print(pushed.url)
+    if not args.no_pin:
+        print(f"pinned {pin_manifest(args.models_dir, folder, args.repo_id, pushed.commit)} to "
+              f"{args.repo_id}@{pushed.commit}")
     return 0
 
 

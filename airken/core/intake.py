@@ -40,6 +40,7 @@ FORMATS_HINT = "JPEG, PNG, WebP, HEIC, TIFF, BMP or GIF"
 # ICO, PSD, EPS (Ghostscript), TGA and thirty more, some of them parsed in Python.
 READ_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "BMP", "GIF")
 _DAMAGED = "The image file is damaged or incomplete: upload the original photo again."
+_ADVICE = ("upload", "save")  # how the messages below turn from what is wrong to what to do
 # Above this many decoded pixels, freed buffers are handed back to the system at once.
 _RELEASE_ABOVE = 4_000_000
 # What Pillow's transpose undoes for each EXIF orientation (as ImageOps.exif_transpose).
@@ -71,6 +72,14 @@ _DECODE_ERRORS = (
 
 class ImageRejected(ValueError):
     """A file we will not read. ``args[0]`` is a short message a person can act on."""
+
+    @property
+    def reason(self) -> str:
+        """What is wrong with the file, without the page's advice ("...: upload a photo"): the
+        words for a file in a folder that nobody uploads."""
+        message = str(self.args[0]) if self.args else "unreadable"
+        what, _, advice = message.partition(": ")
+        return what if advice.startswith(_ADVICE) else message
 
 
 @dataclass(frozen=True)

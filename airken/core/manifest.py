@@ -99,12 +99,13 @@ def write_manifest(
     repo_id: str | None = None,
     revision: str | None = None,
     hub_sha256: str | None = None,
+    hub_filename: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``manifest.json`` for the model file `directory/filename` and return its path.
 
     `hub_sha256` defaults to the bundled file's sha256 (the usual case: the same file was
-    pushed to the Hub at `revision`).
+    pushed to the Hub at `revision`, as `hub_filename`, by default `filename`).
     """
     directory = Path(directory)
     model = directory / filename
@@ -112,7 +113,8 @@ def write_manifest(
     manifest: dict[str, Any] = {"format": 1, **(extra or {}), "filename": filename, "sha256": digest}
     manifest["size"] = model.stat().st_size
     if repo_id:
-        hub: dict[str, Any] = {"repo_id": repo_id, "revision": revision or "main", "filename": filename}
+        hub: dict[str, Any] = {"repo_id": repo_id, "revision": revision or "main",
+                               "filename": hub_filename or filename}
         hub["sha256"] = hub_sha256 or digest
         manifest["hub"] = hub
     path = directory / MANIFEST_NAME

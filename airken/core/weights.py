@@ -20,8 +20,9 @@ looked at. Otherwise the endpoint is first probed with a TCP connect, the metada
 gets ``AIRKEN_HUB_TIMEOUT`` seconds (default 2) with no retries, and the download runs in
 a worker thread that is abandoned after ``AIRKEN_HUB_DEADLINE`` seconds (default 30).
 huggingface_hub retries timeouts and 5xx answers with back-off on its own, which is why
-the bound lives out here rather than in its settings. Any Hub failure logs a warning with
-the reason and falls through to the bundled copy.
+the bound lives out here rather than in its settings. Being offline (``HF_HUB_OFFLINE=1``,
+or no connection to the endpoint) is a normal state, logged at INFO; a Hub that answers
+but fails logs a warning with the reason. Either way the bundled copy is used.
 
 The bundled folder and its manifest.json are airken.core.manifest's.
 """
@@ -240,6 +241,10 @@ def _from_hub(cfg: _HubSettings) -> ModelSource | None:
             return found
     try:
         _probe(cfg.endpoint, cfg.timeout)
+    except ConnectionError as e:  # no network is a normal state, not a fault: said with -v only
+        log.info("Hub %s not reachable, working offline (%s)", cfg.label, _first_line(e))
+        return None if cache_checked else _from_cache(cfg)
+    try:
         _head(cfg)
         path = _download(cfg)
     except Exception as e:  # any Hub failure means: use what we have locally

@@ -15,11 +15,20 @@ Gradio would fail with a 500.
   them (Cookie, Authorization) are taken out again.
 - An unknown API name (POST /gradio_api/call/<name>) or event number (POST
   /gradio_api/queue/join with an unknown fn_index) answers 404, not 500.
+- Plain-HTTP calls of the public endpoints (POST /gradio_api/call/<name> with {"data": [...]},
+  /call/v2/<name> with named inputs) reach the app's own checks: Gradio runs an event only with
+  every input present, and refuses a bare path string or a reference outside its upload folder,
+  each with {"error": null} and nothing else. So the optional inputs a call leaves out become
+  null (`{"data": [photo]}` works), a file reference is handed to the app's upload rule
+  (airken.web.uploads), which answers with a message, and what no rule can mend (too many
+  inputs, an unknown name, a number for a photo) answers 422 with the inputs it takes.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -92,8 +101,159 @@ def _valid_range(value: bytes) -> bool:
     return not last or int(last) >= int(first)  # "bytes=5-2" is invalid too (RFC 9110 14.1.1)
 
 
+_CALL = re.compile(r".*/gradio_api/call/(?P<v2>v2/)?(?P<name>[^/]+)/?")
+_MAX_CALL_BYTES = 1 << 20  # a call is a few references and numbers; larger bodies pass as they came
+
+
+class BadCall(ValueError):
+    """A call no rule can mend; args[0] says which inputs the endpoint takes."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A public endpoint's inputs, in order, as its "Use via API" page names them."""
+
+    name: str
+    inputs: tuple[str, ...]
+    required: tuple[str, ...]  # the inputs without a default (the app says what is missing)
+    files: dict[int, Any]  # position of each file input -> its Gradio data model (ImageData, FileData)
+
+    def mend(self, body: Any, named: bool) -> Any:
+        """The body with left-out inputs null and file references as the app's rule reads them
+        (None: not a call this knows how to read; Gradio answers it as before)."""
+        if named:
+            if not isinstance(body, dict):
+                return None
+            unknown = sorted(set(body) - set(self.inputs) - {"oauth_token"})  # Gradio's own, for gated apps
+            if unknown:
+                raise BadCall(f"{self.name} has no input called {unknown[0]!r}: {self._takes()}")
+            values = self._values([body.get(n) for n in self.inputs])
+            return {**body, **dict(zip(self.inputs, values, strict=True))}
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            return None
+        if len(data) > len(self.inputs):
+            raise BadCall(f"{self.name} takes {len(self.inputs)} inputs, this call sent {len(data)}: {self._takes()}")
+        return {**body, "data": self._values(data + [None] * (len(self.inputs) - len(data)))}
+
+    def _values(self, values: list) -> list:
+        for i, model in self.files.items():
+            values[i] = self._reference(self.inputs[i], values[i], model)
+        return values
+
+    def _takes(self) -> str:
+        verb = "is" if len(self.required) == 1 else "are"
+        needs = f"{' and '.join(self.required)} {verb} required, the others" if self.required else "each"
+        return f"it takes {', '.join(self.inputs)}, in this order; {needs} may be null or left out."
+
+    def _reference(self, input_name: str, value: Any, model: Any) -> Any:
+        # Gradio checks only references carrying its "meta" marker, and refuses them without a
+        # message; without it the app's own rule (uploads.uploaded_path) checks every one.
+        if value is None:
+            return None
+        reference = {"path": value} if isinstance(value, str) else value
+        if isinstance(reference, dict):
+            reference = {k: v for k, v in reference.items() if k != "meta"}
+            try:
+                model.model_validate(reference)  # what Gradio checks next: a field of the wrong type
+                return reference
+            except ValueError:  # pydantic's ValidationError
+                pass
+        raise BadCall(f"{input_name} must be a file: upload it (POST /gradio_api/upload), then send "
+                      '{"path": <the path that answered>, "meta": {"_type": "gradio.FileData"}}.')
+
+
+class PublicCalls:
+    """Pure ASGI: mends plain-HTTP calls of the public endpoints (see the module doc)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._endpoints: dict[str, Endpoint] | None = None  # read from the app at its first call
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        match = _CALL.fullmatch(scope.get("path", "")) if scope["type"] == "http" else None
+        endpoint = self._endpoint(scope, match["name"]) if match and scope.get("method") == "POST" else None
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        body, receive = await _buffered(receive)
+        try:
+            mended = _mended(endpoint, body, named=bool(match["v2"]))
+        except BadCall as err:
+            await JSONResponse({"detail": str(err)}, status_code=422)(scope, receive, send)
+            return
+        if mended is not None:
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(mended)).encode())]}
+            receive = _replay([mended], receive, complete=True)
+        await self.app(scope, receive, send)
+
+    def _endpoint(self, scope: dict, name: str) -> Endpoint | None:
+        if self._endpoints is None:
+            self._endpoints = _public_endpoints(scope.get("app"))
+        return self._endpoints.get(name)
+
+
+def _mended(endpoint: Endpoint, body: bytes | None, named: bool) -> bytes | None:
+    """The call's body mended, or None to pass it on as it came (too large, not JSON: FastAPI
+    says so itself). Raises BadCall."""
+    try:
+        parsed = json.loads(body) if body is not None else None
+    except ValueError:
+        return None
+    mended = endpoint.mend(parsed, named) if parsed is not None else None
+    return None if mended is None else json.dumps(mended).encode()
+
+
+def _public_endpoints(app: Any) -> dict[str, Endpoint]:
+    """The public named endpoints of the Gradio app serving the request, their inputs named as
+    on its "Use via API" page."""
+    if not hasattr(app, "get_blocks"):
+        return {}
+    blocks = app.get_blocks()
+    named = blocks.get_api_info()["named_endpoints"]
+    found = {}
+    for fn in blocks.fns.values():
+        info = named.get(f"/{fn.api_name}") if fn.api_visibility == "public" else None
+        if info is not None:
+            params = info["parameters"]
+            models = [getattr(block, "data_model", None) for block in fn.inputs]
+            files = {i: m for i, m in enumerate(models) if m is not None and "path" in getattr(m, "model_fields", {})}
+            found[fn.api_name] = Endpoint(fn.api_name, tuple(p["parameter_name"] for p in params),
+                                          tuple(p["parameter_name"] for p in params if not p["parameter_has_default"]),
+                                          files)
+    return found
+
+
+async def _buffered(receive: Callable) -> tuple[bytes | None, Callable]:
+    """The whole request body when it is small (else None), and a receive that replays what
+    was read before it hands on to the request's own."""
+    chunks, size, more = [], 0, True
+    while more and size <= _MAX_CALL_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return None, _replay(chunks, receive, complete=False, then=message)
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False)
+    return (None if more else b"".join(chunks)), _replay(chunks, receive, complete=not more)
+
+
+def _replay(chunks: list[bytes], receive: Callable, complete: bool, then: dict | None = None) -> Callable:
+    pending = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
+    if complete:
+        pending[-1]["more_body"] = False
+    if then is not None:
+        pending.append(then)
+
+    async def replay() -> dict:
+        return pending.pop(0) if pending else await receive()  # after the body: the disconnect, when it comes
+
+    return replay
+
+
 def middleware() -> list[Middleware]:
-    return [Middleware(SecurityHeaders)]
+    return [Middleware(SecurityHeaders), Middleware(PublicCalls)]
 
 
 def exception_handlers() -> dict:

@@ -35,7 +35,12 @@ PREDICT_DOC = (
     "Returns the verdict as the page shows it: label, unsure, headline, advice, plan, colour, confidence, "
     "unsure_reason, probabilities, witnesses (what the air model and the photo each said), where, "
     "air_model (the modelled PM2.5 report, {\"error\": why}, or null without a place), and more: the JSON "
-    "of `airken predict --json` without its path.")
+    "line of airken predict --json without its path.")
+AIR_DOC = (  # plain text: the "Use via API" page shows descriptions as they are, backticks and all
+    "Modelled PM2.5 (Open-Meteo, CAMS) for a place and hour: latitude and longitude (rounded to 0.1 degree) "
+    "or a place name in where; time in ISO 8601 (default now). Returns lat, lon, time, pm25, label, source, "
+    "hourly (the next 48 hours) and best (a window per activity), or {\"error\": why}: the JSON of "
+    "airken air --json.")
 
 PAGE_JS = (Path(__file__).with_name("page.js")).read_text(encoding="utf-8")
 

@@ -166,8 +166,8 @@ def _public_endpoints(predictor: Predictor, model_events: dict) -> None:
         handlers.api_predict(predictor, image, latitude, longitude, time, prior, profile),
         inputs=[api.photo_input(), *api.where_inputs(), *api.verdict_inputs()], outputs=api.verdict_output(),
         preprocess=False, api_name="predict", api_description=text.PREDICT_DOC, **model_events)
-    gr.Button(visible=False).click(outlook.air, inputs=api.air_inputs(), outputs=gr.JSON(visible=False),
-                                   api_name="air")
+    gr.Button(visible=False).click(outlook.air, inputs=api.air_inputs(), outputs=api.air_output(), api_name="air",
+                                   api_description=text.AIR_DOC)
 
 
 def _batch_tab(predictor: Predictor, place: gr.State, model_events: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ yaml = pytest.importorskip("yaml")
 pytest.importorskip("huggingface_hub")
 
 from airken.core.classes import LABELS  # noqa: E402
+from airken.core.manifest import read_manifest, sha256_file, write_manifest  # noqa: E402
 from train import push as push_mod  # noqa: E402
 from train.lopo_summary import with_places  # noqa: E402
 from train.push import build_repo_folder, main, push  # noqa: E402
@@ -236,8 +238,8 @@ class RecordingApi:
 def test_push_creates_the_repo_then_uploads(run_dir, tmp_path):
     folder = build_repo_folder(run_dir, tmp_path / "hub", REPO_ID)
     api = RecordingApi()
-    url = push(folder, REPO_ID, private=True, api=api)
-    assert url.endswith("/commit/abc123")
+    pushed = push(folder, REPO_ID, private=True, api=api)
+    assert pushed.url.endswith("/commit/abc123") and pushed.commit == "abc123"
     (name1, args1, kw1), (name2, args2, kw2) = api.calls
     assert name1 == "create_repo" and args1 == (REPO_ID,)
     assert kw1 == {"repo_type": "model", "exist_ok": True, "private": True}
@@ -268,6 +270,64 @@ def test_push_builds_hfapi_from_env(run_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     push(build_repo_folder(run_dir, tmp_path / "hub", REPO_ID), REPO_ID, token="hf_x")
     assert made == {"endpoint": "http://127.0.0.1:9", "token": "hf_x"}
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    from hub_server import FakeHub
+    from huggingface_hub import constants
+
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs with HF_HUB_OFFLINE=1
+        yield server
+
+
+def _bundled_model(run_dir: Path, models: Path, name: str = "airken-int8.tflite") -> Path:
+    """What train.bundle leaves in the app's models folder (by hand: its example check needs a real model)."""
+    models.mkdir()
+    shutil.copyfile(run_dir / "export" / name, models / "airken.tflite")
+    write_manifest(models, "airken.tflite", repo_id=REPO_ID, revision="main", hub_filename=name,
+                   extra={"variant": "int8"})
+    return models
+
+
+_RESOLVE = "import json, sys, pathlib; from airken.core.weights import resolve_model; " \
+           "print(json.dumps(resolve_model(bundled_dir=pathlib.Path(sys.argv[1])).to_dict()))"
+
+
+def _resolve_in_an_app(models: Path, hub, hf_home: Path) -> dict:
+    """What a running app picks, in a fresh interpreter that may reach the fake Hub."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "AIRKEN_"))}
+    env |= {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(hf_home), "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", _RESOLVE, str(models)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_publishing_pins_the_app_to_the_commit_it_pushed(run_dir, tmp_path, fake_hub):
+    models = _bundled_model(run_dir, tmp_path / "models")
+    assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--token", "hf_x", "--models-dir", str(models)]) == 0
+    commit = fake_hub.repos[REPO_ID].refs["main"]
+    sha = sha256_file(run_dir / "export" / "airken-int8.tflite")
+    manifest = read_manifest(models)
+    assert manifest["hub"] == {"repo_id": REPO_ID, "revision": commit, "filename": "airken-int8.tflite",
+                               "sha256": sha}
+    assert (manifest["sha256"], manifest["variant"]) == (sha, "int8")
+    fake_hub.add_commit(REPO_ID, {"airken-int8.tflite": b"TFL3 a later model"}, ref="main")  # main moves on
+    app = _resolve_in_an_app(models, fake_hub, tmp_path / "hf")
+    assert (app["source"], app["revision"], app["sha256"]) == ("hub", commit, sha)
+
+
+def test_publishing_another_runs_model_is_refused_before_the_upload(run_dir, tmp_path, fake_hub):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "airken.tflite").write_bytes(b"TFL3 another run")
+    write_manifest(models, "airken.tflite", repo_id=REPO_ID)
+    assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--token", "hf_x", "--models-dir", str(models)]) == 2
+    assert fake_hub.commit_log == [] and read_manifest(models)["hub"]["revision"] == "main"
 
 
 def test_cli_dry_run(run_dir, tmp_path):
