@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from airken import datafolder
-from airken.airmodel.archive import JsonAnswers, modelled_hour
+from airken.airmodel.archive import NO_GPS, JsonAnswers, modelled_hour, photos_in
 from airken.airmodel.openmeteo import AirSettings, OpenMeteo
 from airken.core.classes import CLASSES, LABELS, class_for_pm25
 from airken.core.intake import ImageRejected, read_photo
@@ -29,7 +29,6 @@ from airken.core.view import STRENGTH, fit_view, reading_weights
 from airken.core.witnesses import combine, verdict_class
 from airken.core.words import percent
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"}
 ANSWERS = "air-model-answers.json"  # the archive's answers, kept beside the photos for a second run
 FEW_READINGS = 10
 
@@ -48,7 +47,7 @@ class Labelled:
         try:
             found = predictor.view_inputs(path)
         except ImageRejected as err:
-            self.skipped.append((path.name, str(err)))
+            self.skipped.append((path.name, err.reason))
             return
         if isinstance(found, str):
             self.skipped.append((path.name, found))
@@ -88,11 +87,12 @@ def from_air_model(predictor: Predictor, folder: str | os.PathLike, name: str, l
         raise BadProfile(f"{root} is not a folder of photos.")
     client = OpenMeteo(settings or AirSettings.from_env(), answers=JsonAnswers(root / ANSWERS))
     out = Labelled()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES):
+    for path in photos_in(root):
         try:
             hit, why = modelled_hour(read_photo(path, predictor.limits), client, lat, lon)
         except ImageRejected as err:
-            hit, why = None, str(err)
+            hit, why = None, err.reason  # a file in a folder, not an upload
+        why = f"{why} (give the place with --lat and --lon)" if why == NO_GPS else why
         if hit is None:
             out.skipped.append((path.name, why or "no label"))
             continue

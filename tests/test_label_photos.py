@@ -64,7 +64,7 @@ def test_labels_a_folder_that_train_reads(server, photos, tmp_path):
     assert rows["trip/a.jpg"]["daylight"] == "true" and rows["trip/a.jpg"]["file"] != rows["a.jpg"]["file"]
     skipped = dict(csv.reader((out / "skipped.csv").open()))
     assert skipped.pop("file") == "reason"
-    assert skipped["no-gps.png"] == "no GPS position in the EXIF" and skipped["no-time.webp"] == "no EXIF time"
+    assert skipped["no-gps.png"] == "no GPS position in its EXIF" and skipped["no-time.webp"] == "no time in its EXIF"
     assert skipped["broken.jpg"] == "The image file is damaged or incomplete"  # a file, not an upload
     assert not [why for why in skipped.values() if "upload" in why]
     samples, problems = read_folder(out)

@@ -25,60 +25,24 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Iterator, MutableMapping
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from airken import datafolder
-from airken.airmodel.openmeteo import AirError, AirSettings, OpenMeteo, round_place
+from airken.airmodel.archive import JsonAnswers, modelled_hour, photos_in
+from airken.airmodel.openmeteo import AirSettings, OpenMeteo
 from airken.airmodel.report import label_row
 from airken.core.intake import ImageRejected, read_photo
 
 log = logging.getLogger("train.label_photos")
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"}
 EXTRA = ("source_file",)  # the photo's path in FOLDER: how a second run knows it is done
 ANSWERS = "cams-answers.json"
-
-
-class JsonAnswers(MutableMapping):
-    """Archive answers by request, saved to a JSON file after each new one (atomically)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            self._data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._data = {}
-
-    def __getitem__(self, key: str) -> object:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: object) -> None:
-        self._data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._data), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-def photos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
 
 
 def label_one(path: Path, client: OpenMeteo) -> tuple[dict | None, str | None]:
@@ -87,20 +51,8 @@ def label_one(path: Path, client: OpenMeteo) -> tuple[dict | None, str | None]:
         photo = read_photo(path)
     except ImageRejected as err:
         return None, err.reason  # no page here: a file in a folder, not an upload
-    if photo.latitude is None or photo.longitude is None:
-        return None, "no GPS position in the EXIF"
-    if photo.taken_at is None:
-        return None, "no EXIF time"
-    try:
-        lat, lon = round_place(photo.latitude, photo.longitude)
-        day = photo.taken_at.date()  # local at the place, or in the camera's own offset
-        series = client.series(lat, lon, dates=(day - timedelta(days=1), day + timedelta(days=1)))
-    except AirError as err:
-        return None, err.message
-    hit = series.at(photo.taken_at)
-    if hit is None:
-        return None, "no modelled PM2.5 for that hour"
-    return label_row("", hit[0], hit[1], lat, lon), None
+    hit, why = modelled_hour(photo, client)
+    return (None, why) if hit is None else (label_row("", hit.hour, hit.pm25, hit.lat, hit.lon), None)
 
 
 def image_name(source: Path, folder: Path) -> str:

@@ -13,9 +13,15 @@ from pathlib import Path
 from airken.airmodel.openmeteo import AirError, OpenMeteo, round_place
 from airken.core.intake import Photo
 
-NO_GPS = "no GPS position in its EXIF (give the place with --lat and --lon)"
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"}
+NO_GPS = "no GPS position in its EXIF"
 NO_TIME = "no time in its EXIF"
 NO_VALUE = "no modelled PM2.5 for that hour"
+
+
+def photos_in(folder: Path) -> list[Path]:
+    """The photos in a folder and its subfolders, by name."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
 
 
 @dataclass(frozen=True)
