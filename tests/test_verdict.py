@@ -129,7 +129,7 @@ def test_the_air_model_sets_the_level(monkeypatch):
     assert [v.probabilities[c] for c in LABELS] == pytest.approx(level, abs=1e-3)
     assert [(w.name, w.label) for w in v.witnesses] == [("air_model", "danger"), ("photo", "danger")]
     assert "80 \N{MICRO SIGN}g/m\N{SUPERSCRIPT THREE} (unhealthy)" in v.witnesses[0].says
-    assert v.witnesses[1].says == "Your photo agrees with it."
+    assert v.witnesses[1].says == "Your photo shows nothing that changes it."
 
 
 def test_switched_off_the_air_model_is_shown_but_the_prior_sets_the_level(monkeypatch):

@@ -33,7 +33,7 @@ WHERE_MEASURED = {
     PRIOR: "on places the model never saw, from the photo alone",
     PROFILE: "by this calibrated view",
 }
-PHOTO_LEANS = {1: "looks hazier than that", -1: "looks cleaner than that", 0: "agrees with it"}
+PHOTO_LEANS = {1: "looks hazier than that", -1: "looks cleaner than that", 0: "shows nothing that changes it"}
 PHOTO_SILENT = (", but on places the model never saw a photo did not improve on the air model, so the "
                 "verdict goes by the air model")
 
@@ -100,9 +100,12 @@ def unsure_reason(facts: Facts) -> str | None:
         return None
     if not facts.measured:
         return f"Its confidence ({percent(facts.confidence)}) is under the unsure line ({percent(facts.unsure_below)})."
-    return (f"Verdicts this sure were right {percent(facts.confidence)} of the time "
-            f"{WHERE_MEASURED.get(facts.basis or PRIOR, '')}; Airken calls a verdict from "
-            f"{percent(facts.unsure_below)}.")
+    where = WHERE_MEASURED.get(facts.basis or PRIOR, "")
+    if facts.unsure_below > 1:  # no confidence was ever enough there
+        return (f"Verdicts like this were right {percent(facts.confidence)} of the time {where}: Airken never "
+                "calls one sure without the place and hour.")
+    return (f"Verdicts this sure were right {percent(facts.confidence)} of the time {where}; Airken calls a "
+            f"verdict from {percent(facts.unsure_below)}.")
 
 
 def _unsure_advice(best: AirClass, facts: Facts) -> str:

@@ -93,10 +93,11 @@ def rule_words(rule: VerdictRule) -> str:
         line = rule.line("prior")
         return (f"Airken calls a verdict unsure when its top band gets less than {percent(line)}." if line > 0
                 else "This model has no unsure line: every verdict is shown as it comes.")
+    alone = rule.line("prior")
+    alone = ("never from the photo alone" if alone > 1 else f"from {percent(alone)} from the photo alone")
     return (f"Confidence is how often verdicts as sure as this one were right {WHERE_MEASURED['air_model']}. "
-            f"Airken calls a verdict from {percent(rule.line('air_model'))} confidence with the air model "
-            f"(from {percent(rule.line('prior'))} from the photo alone); below that it shows the band the "
-            "answer leans to, in grey.")
+            f"Airken calls a verdict from {percent(rule.line('air_model'))} confidence with the air model, "
+            f"{alone}; below that it shows the band the answer leans to, in grey.")
 
 
 def probabilities_html(v: Verdict, rule: VerdictRule) -> str:
