@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from airken.card.datasets import DataSet
-from airken.card.measurements import SYSTEM_NAMES, baseline_legend, places_markdown, verdicts_markdown
+from airken.card.measurements import (
+    SYSTEM_NAMES,
+    baseline_legend,
+    places_markdown,
+    verdicts_markdown,
+    witnesses_markdown,
+)
 from airken.core.classes import CLASSES, LABELS
 from airken.core.preprocess import MODEL_INPUT_SIZE
 
@@ -187,6 +193,10 @@ def _places_lines(metrics: dict) -> list[str]:
            "Visitors' photos come from anywhere, so this comes first. Leave one place out "
            f"(`python -m train.lopo`): the same training recipe ({settings}) run once per place "
            "on the other places.", "", table, ""]
+    witnesses = witnesses_markdown(metrics)
+    if witnesses:
+        out += ["### What a verdict rests on: the air model and the photo", "", "(`python -m train.airstudy`)", "",
+                witnesses, ""]
     verdicts = verdicts_markdown(metrics.get("places"))
     if verdicts:
         out += ["### The class prior, unsure answers and place profiles, on the same places", "",

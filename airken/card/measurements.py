@@ -122,3 +122,30 @@ def verdicts_markdown(places: dict | None) -> str:
         lines.append(f"| {row['k']} | {', '.join(row['places'])} | {row['pooled_ba_mean']:.2f} "
                      f"(+- {row['pooled_ba_std']:.2f}) | {row['zero_shot_same_frames']:.2f} |")
     return "\n".join(lines)
+
+
+def witnesses_markdown(metrics: dict) -> str:
+    """What each witness of a verdict adds (train.airstudy's "air_model_study" summary and the
+    "verdict_rule" it chose): the air model alone, the photo alone and the two together on
+    places the model never saw, with the air model SIMULATED from the stations."""
+    study, rule = metrics.get("air_model_study"), metrics.get("verdict_rule") or {}
+    if not isinstance(study, dict) or not isinstance(study.get("pooled"), dict):
+        return ""
+    p, s = study["pooled"], study.get("setting", {})
+    sure = (study.get("sure") or {}).get("air_model") or {}
+    right = sure.get("right_when_sure")
+    weight = (rule.get("photo_weight") or {}).get("air_model")
+    lines = [f"The air model's values are **simulated** from the station readings (log-normal error: bias sd "
+             f"{s.get('bias_sd', '?')} per place, noise sd {s.get('noise_sd', '?')} per hour; train/README.md cites "
+             "the evaluations these rest on). Balanced accuracy pooled over the places left out of training:", "",
+             "| what the verdict rests on | balanced accuracy |", "|---|---:|",
+             f"| the air model alone (the class of its value) | {_cell(p['air_model_alone'])} |",
+             f"| the photo and the air model, as the app combines them | {_cell(p['photo_and_air_model'])} |",
+             f"| the photo alone (no place) | {_cell(p['photo_alone'])} |", ""]
+    if weight is not None:
+        lines.append(f"The photo's weight beside the air model, chosen on the other places each time: {weight:g}"
+                     + (" (on places it never saw a photo did not improve on the air model)." if weight == 0 else "."))
+    if sure.get("sure") is not None:
+        lines.append(f"With the air model, {sure['sure']:.0%} of the verdicts are shown as sure, right "
+                     f"{'-' if right is None else format(right, '.0%')} of the time; from the photo alone none is.")
+    return "\n".join(lines)
