@@ -68,8 +68,7 @@ def _views(r: dict) -> list[str]:
     per = r["fixed_views"]["per_place"]
     if not per:
         return []
-    methods = list(next(iter(per.values())))
-    methods.remove("strength")
+    methods = list(dict.fromkeys(m for v in per.values() for m in v if m != "strength"))
     lines = ["## A fixed view calibrated from the air model's archive (held-out days)", "",
              "| place | strength | " + " | ".join(methods) + " |", "|---|---:|" + "---:|" * len(methods)]
     for place, v in per.items():
