@@ -141,6 +141,16 @@ def test_no_photo_asks_for_one():
         handlers.api_predict(get_predictor(), None)
 
 
+def test_a_file_that_is_no_calibration_profile_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # both files are uploads
+    (tmp_path / "sky.jpg").write_bytes(SKY.read_bytes())
+    for name, text in (("other.json", '{"format": 9}'), ("broken.json", "{not json")):
+        (tmp_path / name).write_text(text)
+        shown = _tab(get_predictor()).read(str(tmp_path / "sky.jpg"), profile=str(tmp_path / name))["card"]
+        assert 'data-state="error"' in shown and "calibration profile" in shown and "airken calibrate" in shown
+        assert "format 1" not in shown and "Error" not in shown  # no internals, no exception names
+
+
 def test_verdict_and_plan_for_a_reading():
     v = get_predictor().predict(SKY)
     assert v.label is not None

@@ -67,7 +67,7 @@ def test_profile_file_round_trips(tmp_path):
 
 @pytest.mark.parametrize("name", ["", "../etc/passwd", "a/b", ".hidden", "x" * 65, "sp ace", "a..b"])
 def test_names_that_are_not_plain_file_names_are_refused(name):
-    with pytest.raises(BadProfile, match="place name"):
+    with pytest.raises(BadProfile, match="profile name"):
         check_name(name)
 
 

@@ -66,16 +66,19 @@ class PlaceProfile:
         try:
             d = json.loads(text)
             if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("labels") != list(LABELS):
-                raise BadProfile("not an Airken place profile (format 1, classes " + ", ".join(LABELS) + ")")
+                raise BadProfile("This file is not an Airken calibration profile: make one on your computer with "
+                                 "the command airken calibrate, then load the .json file it writes.")
             offsets = tuple(float(v) for v in d["offsets"])
             if len(offsets) != len(LABELS) or not all(math.isfinite(v) and abs(v) <= MAX_OFFSET for v in offsets):
-                raise BadProfile(f"a profile holds {len(LABELS)} finite offsets within +-{MAX_OFFSET:g}")
+                raise BadProfile("This calibration profile is damaged (its numbers are missing or out of range): "
+                                 "make it again with the command airken calibrate.")
             return cls(check_name(str(d["name"])), offsets, int(d["readings"]), int(d["photos"]),
                        d.get("model_sha256"), d.get("created"))
         except BadProfile:
             raise
-        except (ValueError, TypeError, KeyError) as err:
-            raise BadProfile(f"not a readable place profile ({type(err).__name__})") from None
+        except (ValueError, TypeError, KeyError):
+            raise BadProfile("This file cannot be read as an Airken calibration profile: make one on your computer "
+                             "with the command airken calibrate, then load the .json file it writes.") from None
 
 
 def shift(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -109,7 +112,8 @@ def fit_offsets(probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
 def fit_profile(name: str, probs: np.ndarray, labels: np.ndarray, readings: np.ndarray,
                 model_sha256: str | None = None, strength: float = STRENGTH) -> PlaceProfile:
     if len(probs) == 0:
-        raise BadProfile("no usable photo to calibrate on")
+        raise BadProfile("None of these photos could be used to calibrate: each needs open sky in daylight "
+                         "and a reading.")
     offsets = fit_offsets(probs, labels, readings, strength)
     return PlaceProfile(check_name(name), tuple(round(float(v), 6) for v in offsets), len(set(readings)),
                         len(probs), model_sha256, datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -118,8 +122,8 @@ def fit_profile(name: str, probs: np.ndarray, labels: np.ndarray, readings: np.n
 def check_name(name: str) -> str:
     """A profile name is a plain file name: letters, digits, '_', '-', '.', at most 64."""
     if not _NAME.fullmatch(name or "") or ".." in name:
-        raise BadProfile(f"a place name is 1-64 letters, digits, '_', '-' or '.', starting with a letter "
-                         f"or digit; {name!r} is not")
+        raise BadProfile(f"A profile name is 1 to 64 letters, digits, '_', '-' or '.', starting with a letter "
+                         f"or digit; {name!r} is not one.")
     return name
 
 
@@ -156,7 +160,7 @@ def resolve_place(value: str | PlaceProfile | None) -> PlaceProfile | None:
         return None
     if text.startswith("{"):
         if len(text) > MAX_PROFILE_BYTES:
-            raise BadProfile("a place profile is a small JSON file; this one is too large")
+            raise BadProfile("This file is too large to be a calibration profile (those are small .json files).")
         return PlaceProfile.from_json(text)
     return load_profile(text)
 
@@ -167,9 +171,9 @@ def read_profile_file(path: str | os.PathLike) -> PlaceProfile:
         with open(path, "rb") as f:
             data = f.read(MAX_PROFILE_BYTES + 1)
     except OSError:
-        raise BadProfile("the place profile file cannot be read") from None
+        raise BadProfile("The calibration profile file cannot be read: choose the file again.") from None
     if len(data) > MAX_PROFILE_BYTES:
-        raise BadProfile("a place profile is a small JSON file; this one is too large")
+        raise BadProfile("This file is too large to be a calibration profile (those are small .json files).")
     return PlaceProfile.from_json(data.decode("utf-8", "replace"))
 
 
@@ -179,10 +183,11 @@ def load_profile(name: str, folder: Path | None = None) -> PlaceProfile:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadProfile(f"no place profile called {name!r}: make one with "
-                         f"python -m airken calibrate --name {name} DATA_FOLDER") from None
+        raise BadProfile(f"There is no calibration profile called {name!r}: make one with the command "
+                         f"airken calibrate --name {name} FOLDER") from None
     except (OSError, UnicodeDecodeError):
-        raise BadProfile(f"the place profile {name!r} cannot be read") from None
+        raise BadProfile(f"The calibration profile {name!r} cannot be read: make it again with "
+                         "airken calibrate.") from None
     return PlaceProfile.from_json(text)
 
 
@@ -207,7 +212,8 @@ def read_folder(folder: str | os.PathLike) -> Readings:
     root = Path(folder)
     table, images = root / "labels.csv", root / "images"
     if not table.is_file() or not images.is_dir():
-        raise BadProfile(f"{root} needs labels.csv and an images/ folder (the layout train/ reads)")
+        raise BadProfile(f"The folder {root} needs a labels.csv file and an images/ folder (see the README's "
+                         "calibration section).")
     out = Readings()
     with open(table, newline="", encoding="utf-8-sig") as f:
         for row in csv.DictReader(f):
