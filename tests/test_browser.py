@@ -119,6 +119,28 @@ def test_a_reading_is_accessible_and_fits(browser, app_url, viewport, name):
     page.close()
 
 
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE])
+def test_every_example_is_on_screen_and_named_in_full(browser, app_url, viewport):
+    """Gradio's gallery keeps its columns on a phone and cuts captions ("Mount..."): page.css
+    gives a phone fewer columns and puts each caption, whole, under its photo."""
+    from airken.examples import example_paths, title
+
+    page = _open(browser, app_url, viewport)
+    page.locator("#ak-examples img").first.wait_for()
+    found = page.evaluate("""() => Array.from(document.querySelectorAll('#ak-examples button.thumbnail-item'))
+        .map(b => { const r = b.getBoundingClientRect(), c = b.querySelector('.caption-label');
+                    const cr = c.getBoundingClientRect();
+                    const cut = c.scrollWidth > c.clientWidth || c.scrollHeight > c.clientHeight
+                                || cr.bottom > r.bottom + 1 || cr.right > r.right + 1;
+                    return {left: r.left, right: r.right, text: c.innerText.trim(), cut}; })""")
+    assert [f["text"] for f in found] == [title(p) for p in example_paths()]
+    for f in found:
+        assert 0 <= f["left"] and f["right"] <= viewport["width"], f  # no example off the right edge
+        assert not f["cut"], f  # the whole caption shows
+    _fits(page, viewport["width"])
+    page.close()
+
+
 def test_api_page_shows_a_sky_example_and_no_mcp_tab(browser, app_url):
     page = _open(browser, app_url, LAPTOP)
     page.get_by_text("Use via API").click()
