@@ -141,6 +141,50 @@ def test_every_example_is_on_screen_and_named_in_full(browser, app_url, viewport
     page.close()
 
 
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE])
+def test_the_place_form_is_one_compact_form_under_the_verdict(browser, app_url, viewport):
+    """A town box and a normal "Find" on one line, "Use my location" a button of its own size,
+    every control a 44 px touch target, no tall empty boxes or thin strips, right under the card."""
+    page = _open(browser, app_url, viewport)
+    form, town = _box(page, "#ak-where"), _box(page, "#ak-where-town textarea")
+    find, locate = _box(page, "#ak-where-find"), _box(page, "#ak-where-locate")
+    card = _box(page, "#ak-verdict")
+    assert form["y"] >= card["y"] + card["height"] - 1 and form["y"] - (card["y"] + card["height"]) < 40
+    assert 44 <= town["height"] <= 60 and 44 <= find["height"] <= 60 and 44 <= locate["height"] <= 60
+    assert abs((find["y"] + find["height"]) - (town["y"] + town["height"])) <= 2  # one line, bottoms aligned
+    assert find["x"] >= town["x"] + town["width"] - 1 and find["width"] < 160
+    assert locate["width"] < form["width"] * 0.8  # a button, not a strip across the form
+    for box in (town, find, locate):
+        assert form["x"] <= box["x"] and box["x"] + box["width"] <= min(form["x"] + form["width"], viewport["width"])
+    assert not page.locator("#ak-where-line").is_visible()  # nothing to say yet: no empty strip
+    assert _box(page, "#ak-where .ak-where-row")["height"] <= 90  # a label and a box, no tall white block
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll('#ak-where > *'))
+        .reduce((sum, e) => sum + e.getBoundingClientRect().height, 0)""")
+    assert form["height"] <= shown + 60  # its parts, their gaps and the padding: nothing else takes room
+    assert "GPS position" not in page.inner_text("body")  # before any photo, nothing about a photo's GPS
+    page.close()
+
+
+def test_the_cards_request_for_the_place_brings_the_form_and_focuses_the_town_box(browser, app_url):
+    """An unsure verdict without a place asks for one: the request is a link that a keyboard
+    reaches, and it scrolls the form into view with the cursor in the town box."""
+    page = _open(browser, app_url, PHONE)
+    assert _upload(page, EXAMPLES / "clear-kite.jpg") == "unsure"
+    link = page.locator(CARD).get_by_role("link", name="Tell Airken where and when the photo was taken")
+    page.evaluate("window.scrollTo(0, 0)")
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement && document.activeElement.closest('#ak-where-town') !== null")
+    page.wait_for_timeout(800)  # the smooth scroll
+    form = _box(page, "#ak-where")
+    assert 0 <= form["y"] and form["y"] + form["height"] <= PHONE["height"]  # the whole form in view
+    page.close()
+
+
 def test_api_page_shows_a_sky_example_and_no_mcp_tab(browser, app_url):
     page = _open(browser, app_url, LAPTOP)
     page.get_by_text("Use via API").click()

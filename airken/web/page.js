@@ -53,6 +53,16 @@
     window.akRefused = {size: bad.size, name: bad.name || '', type: bad.type || ''};
     document.getElementById(boxes[box.id]).click();
   };
+  // The card's "Tell Airken where and when the photo was taken" link: the place form into view,
+  // the cursor in its town box (a link, so Enter from the keyboard does the same).
+  document.addEventListener('click', ev => {
+    const link = ev.target.closest && ev.target.closest('a.ak-to-place');
+    const town = link && document.querySelector('#ak-where-town textarea, #ak-where-town input');
+    if (!town) return;
+    ev.preventDefault();
+    document.getElementById('ak-where').scrollIntoView({behavior: 'smooth', block: 'center'});
+    town.focus({preventScroll: true});
+  });
   document.addEventListener('change', ev => refuse(ev, ev.target.files), true);
   document.addEventListener('drop', ev => refuse(ev, ev.dataTransfer && ev.dataTransfer.files), true);
   // Events: the refused file's size and name; the browser's position, rounded to 0.1 degree
