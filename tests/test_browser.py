@@ -242,21 +242,89 @@ def test_a_file_over_the_size_cap_gets_the_apps_message(browser, app_url, tmp_pa
     page.close()
 
 
-def test_a_file_that_is_not_a_photo_is_stopped_before_upload(browser, app_url, tmp_path):
+NOT_PHOTOS = [("notes.txt", "text/plain", b"not a photo\n" * 20),
+              ("report.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")]
+
+
+def _drop(page, target: str, files: list[tuple[str, str, bytes | int]]) -> None:
+    """Drop files on `target` as a browser does: a DataTransfer holding them (bytes, or a size
+    in zero bytes), through dragenter, dragover and drop."""
+    data = page.evaluate_handle("""files => { const dt = new DataTransfer();
+        for (const [name, type, body] of files) {
+            const bytes = typeof body === 'number' ? new Uint8Array(body) : new Uint8Array(body);
+            dt.items.add(new File([bytes], name, {type}));
+        }
+        return dt; }""", [[n, t, b if isinstance(b, int) else list(b)] for n, t, b in files])
+    for kind in ("dragenter", "dragover", "drop"):
+        page.dispatch_event(target, kind, {"dataTransfer": data})
+
+
+def test_read_the_air_without_a_photo_asks_for_one_in_neutral_words(browser, app_url):
+    page = _open(browser, app_url, PHONE)
+    assert "no GPS" not in page.inner_text("body")  # nothing speaks of a photo before there is one
+    page.get_by_role("button", name="Read the air").click()
+    page.locator(CARD, has_text="No photo yet").wait_for()
+    from airken.web.card import NO_PHOTO
+
+    assert page.get_attribute(CARD, "data-state") == "empty" and NO_PHOTO in page.inner_text(CARD)
+    assert page.locator('[data-state="error"]').count() == 0 and "Error" not in page.inner_text("body")
+    assert "no GPS" not in page.inner_text("body")
+    assert _serious_axe_violations(page) == []
+    page.close()
+
+
+@pytest.mark.parametrize("how", ["file input", "drop"])
+def test_a_file_that_is_not_a_photo_is_stopped_before_upload(browser, app_url, tmp_path, how):
     """The page script stops it (window.akRefusedFile, the hidden #ak-photo-refused button) and
-    the card says what Airken reads, before a byte is uploaded."""
+    the card says what Airken reads, before a byte is uploaded: a .txt and a .pdf, chosen or dropped."""
     from airken.web.text import NOT_A_PHOTO
 
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not a photo\n" * 20)
     page = _open(browser, app_url, LAPTOP)
     uploads: list[str] = []
     page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
     assert page.locator("#ak-photo-refused").count() == 1
-    page.locator("#ak-photo input[type=file]").set_input_files(str(notes))
-    page.wait_for_selector('#ak-verdict [data-state="error"]')
-    assert NOT_A_PHOTO in page.inner_text(CARD) and uploads == []
+    for name, mime, body in NOT_PHOTOS:
+        page.get_by_role("button", name="Read the air").click()  # a fresh card: the next message is new
+        page.locator(CARD, has_text="No photo yet").wait_for()
+        if how == "drop":
+            _drop(page, "#ak-photo button.upload-container", [(name, mime, body)])
+        else:
+            (tmp_path / name).write_bytes(body)
+            page.locator("#ak-photo input[type=file]").set_input_files(str(tmp_path / name))
+        page.wait_for_selector('#ak-verdict [data-state="error"]')
+        assert NOT_A_PHOTO in page.inner_text(CARD), name
+    assert uploads == []
     assert not page.locator("#ak-photo-refused").is_visible()  # off screen: a hook, not a control
+    assert "exceed" not in page.inner_text("body") and "Invalid file" not in page.inner_text("body")
+    page.close()
+
+
+@pytest.mark.parametrize("how", ["file input", "drop"])
+def test_the_batch_box_names_each_file_that_is_not_a_photo(browser, app_url, tmp_path, how):
+    """Many photos: a file that is not a photo gets its own row with the app's reason, beside the
+    photos read; a file over the size cap is stopped before upload, dropped or chosen."""
+    from airken.core.intake import IntakeLimits
+
+    page = _open(browser, app_url, LAPTOP)
+    page.get_by_role("tab", name="Many photos").click()
+    sky = EXAMPLES / "clear-kite.jpg"
+    files = [*NOT_PHOTOS, (sky.name, "image/jpeg", sky.read_bytes())]
+    if how == "drop":
+        _drop(page, "#ak-batch-files button.upload-container", files)
+    else:
+        for name, _, body in files:
+            (tmp_path / name).write_bytes(body)
+        page.locator("#ak-batch-files input[type=file]").set_input_files([str(tmp_path / n) for n, _, _ in files])
+    page.wait_for_function("document.querySelector('#ak-batch-files').innerText.includes('clear-kite')")
+    page.get_by_role("button", name="Read all").click()
+    page.wait_for_selector("#ak-batch-table table tbody tr >> nth=2")
+    rows = {r.locator("th").inner_text(): r.inner_text() for r in page.locator("#ak-batch-table tbody tr").all()}
+    assert "This file is a text file" in rows["notes.txt"] and "This file is a PDF document" in rows["report.pdf"]
+    assert "Can't read" not in rows[sky.name] and "%" in rows[sky.name]  # the photo beside them is read
+    if how == "drop":
+        _drop(page, "#ak-batch-files", [("huge.jpg", "image/jpeg", IntakeLimits.from_env().max_bytes + 1)])
+        page.wait_for_selector("#ak-batch-table [role=status]")
+        assert "too large" in page.inner_text("#ak-batch-table")
     page.close()
 
 
