@@ -344,6 +344,44 @@ def test_heic_upload_gets_a_decoded_preview(browser, app_url, tmp_path):
     page.close()
 
 
+BROKEN_WORDS = """sel => {
+    const broken = [];
+    document.querySelectorAll(sel).forEach(cell => {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const m of node.data.matchAll(/[^\\s-]+/g)) {  // a break after a hyphen is a break between words
+                const r = document.createRange();
+                r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+                const boxes = Array.from(r.getClientRects()).filter(x => x.width > 0);
+                const lines = new Set(boxes.map(x => Math.round(x.top)));
+                if (lines.size > 1) broken.push(m[0]);
+            }
+        }
+    });
+    return broken; }"""
+
+
+def test_batch_table_reads_well_on_a_laptop(browser, app_url, tmp_path):
+    """No heading or value breaks mid-word ("Healt hy"), and the table fits a laptop's width."""
+    page = _open(browser, app_url, LAPTOP)
+    page.get_by_role("tab", name="Many photos").click()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo\n")
+    names = ("night-rocket-launch.jpg", "clear-kite.jpg", "sun-glare-hilltop.jpg")
+    page.locator("#ak-batch-files input[type=file]").set_input_files([str(notes), *(str(EXAMPLES / n) for n in names)])
+    page.wait_for_function("document.querySelector('#ak-batch-files').innerText.includes('sun-glare')")
+    page.get_by_role("button", name="Read all").click()
+    page.wait_for_selector("#ak-batch-table table tbody tr >> nth=3")
+    assert page.evaluate(BROKEN_WORDS, "#ak-batch-table thead th, #ak-batch-table tbody td") == []
+    heads = page.locator("#ak-batch-table thead th").all_inner_texts()
+    assert "PM2.5 band" in heads and "Healthy" in heads  # the unit as written, each heading whole
+    region = page.locator("#ak-batch-table .ak-scroll")
+    assert region.evaluate("r => r.scrollWidth <= r.clientWidth + 1")  # no sideways scrolling on a laptop
+    _shoot(page, "batch-desktop")
+    assert _serious_axe_violations(page) == []
+    page.close()
+
+
 def test_batch_table_and_about_fit_a_phone(browser, app_url):
     page = _open(browser, app_url, PHONE)
     page.get_by_role("tab", name="Many photos").click()

@@ -138,13 +138,28 @@ def status(message: str) -> str:
     return f'<p class="ak-status" role="status">{esc(message)}</p>' if message else ""
 
 
+NUMBER_COLUMNS = {"confidence", "air model PM2.5", *(c.word for c in CLASSES)}
+LONG_COLUMNS = {"why unsure", "notes"}
+
+
+def _heading(column: str) -> str:
+    """"PM2.5 band", not str.capitalize()'s "Pm2.5 band"."""
+    return column[:1].upper() + column[1:]
+
+
+def _td(column: str, value: Any) -> str:
+    kind = " ak-num" if column in NUMBER_COLUMNS else " ak-long" if column in LONG_COLUMNS else ""
+    attrs = f' class="{kind.strip()}"' if kind else ""
+    return f'<td{attrs} data-col="{esc(_heading(column))}">{esc(cell(column, value))}</td>'
+
+
 def table_html(rows: Sequence[dict[str, Any]]) -> str:
     """An HTML table that becomes one card per photo on a narrow screen (page.css)."""
-    head = "".join(f'<th scope="col">{esc(c.capitalize())}</th>' for c in COLUMNS)
+    head = "".join(f'<th scope="col">{esc(_heading(c))}</th>' for c in COLUMNS)
     body = []
     for row in rows:
         cells = [f'<th scope="row" data-col="File">{esc(row["file"])}</th>']
-        cells += [f'<td data-col="{esc(c.capitalize())}">{esc(cell(c, row[c]))}</td>' for c in COLUMNS[1:]]
+        cells += [_td(c, row[c]) for c in COLUMNS[1:]]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<table class="ak-batch"><caption>Results, one row per photo</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')

@@ -38,6 +38,17 @@
       table.replaceWith(region);
       region.appendChild(table);
     });
+    // A file box holding files shows Gradio's "add more" upload button inside another button,
+    // named "common.upload" (WCAG 4.1.2): the outer one becomes a named group out of the tab
+    // order, so the keyboard and screen readers meet the one real button.
+    document.querySelectorAll('button.icon-button:has(> div > button.upload-container)').forEach(outer => {
+      if (outer.getAttribute('role') === 'group') return;
+      outer.setAttribute('role', 'group');
+      outer.tabIndex = -1;
+      outer.setAttribute('aria-label', 'Add more files');
+      outer.title = 'Add more files';
+      outer.querySelector('button.upload-container').setAttribute('aria-label', 'Add more files: choose or drop them');
+    });
     // The API page's MCP tab: this app does not serve MCP (it would fetch URLs it is given).
     document.querySelectorAll('.snippets li').forEach(li => {
       if (li.textContent.trim() === 'MCP') li.style.display = 'none';
