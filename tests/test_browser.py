@@ -409,6 +409,30 @@ def test_batch_table_and_about_fit_a_phone(browser, app_url):
     page.close()
 
 
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE])
+def test_about_renders_its_markdown_and_speaks_in_percent(browser, app_url, viewport):
+    """Every section open: no literal "**" (a "<" ... ">" pair once stopped Gradio's markdown),
+    no raw entities, one number format (percent, not 0.48), and nothing runs off the screen."""
+    import re
+
+    page = _open(browser, app_url, viewport)
+    page.get_by_role("tab", name="About").click()
+    page.get_by_text("What Airken can and cannot tell you").wait_for()
+    titles = page.locator(".ak-about button.label-wrap")
+    for i in range(titles.count()):
+        if "metrics.json" not in titles.nth(i).inner_text():
+            titles.nth(i).click()
+    page.get_by_text("Airken weighs two witnesses").wait_for()
+    text = "\n".join(page.locator(".ak-about .prose").all_inner_texts())
+    assert "**" not in text and "&lt;" not in text and "&gt;" not in text
+    assert "healthy (PM2.5 < 30" in text and "unhealthy (PM2.5 > 54" in text
+    assert not re.search(r"\b0\.\d\d\b", text), re.search(r".{40}\b0\.\d\d\b.{20}", text)
+    page.wait_for_timeout(300)
+    _fits(page, viewport["width"])
+    assert _serious_axe_violations(page) == []
+    page.close()
+
+
 def test_page_runs_under_its_content_security_policy(browser, app_url):
     """The CSP of airken.web.middleware blocks nothing the page needs: upload, verdict, haze map,
     the About tab."""
