@@ -122,7 +122,7 @@ def fit_profile(name: str, probs: np.ndarray, labels: np.ndarray, readings: np.n
 def check_name(name: str) -> str:
     """A profile name is a plain file name: letters, digits, '_', '-', '.', at most 64."""
     if not _NAME.fullmatch(name or "") or ".." in name:
-        raise BadProfile(f"A profile name is 1 to 64 letters, digits, '_', '-' or '.', starting with a letter "
+        raise BadProfile(f"A profile name is 1-64 letters, digits, '_', '-' or '.', starting with a letter "
                          f"or digit; {name!r} is not one.")
     return name
 
