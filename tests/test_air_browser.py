@@ -42,6 +42,27 @@ def _town(page):
     return page.locator(f"#ak-where {TOWN}").get_by_label("Town or city")
 
 
+def _chart_reads_well(page, viewport: dict) -> None:
+    """The 48 hours on this screen: inside it, every label whole and big enough to read, the
+    "now" marker there, the chart in a few lines of words, the hour table folded away."""
+    page.locator("#ak-air-chart svg[role=img]").wait_for()
+    found = page.evaluate("""() => {
+        const svg = document.querySelector('#ak-air-chart svg').getBoundingClientRect();
+        const texts = Array.from(document.querySelectorAll('#ak-air-chart svg text')).map(t => {
+            const r = t.getBoundingClientRect();
+            return {text: t.textContent, inside: r.left >= svg.left - 1 && r.right <= svg.right + 1
+                    && r.top >= svg.top - 1 && r.bottom <= svg.bottom + 1, height: r.height}; });
+        const words = document.querySelector('#ak-air-chart .ak-chart-words');
+        const lines = words.getBoundingClientRect().height / parseFloat(getComputedStyle(words).lineHeight);
+        return {right: svg.right, texts, lines, words: words.innerText}; }""")
+    assert found["right"] <= viewport["width"]
+    assert [t["text"] for t in found["texts"]].count("now") == 1
+    for t in found["texts"]:
+        assert t["inside"] and t["height"] >= 10, t  # no label cut at the edge, none too small to read
+    assert found["words"].startswith("Now ") and round(found["lines"]) <= (4 if viewport is PHONE else 2), found
+    assert not page.locator("#ak-air-chart table.ak-hours").is_visible()  # 48 rows only on request
+
+
 def test_laptop_photo_with_gps_shows_the_air_and_a_calendar_file(browser, app_url, server, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=2)
@@ -56,7 +77,7 @@ def test_laptop_photo_with_gps_shows_the_air_and_a_calendar_file(browser, app_ur
     chart.wait_for()
     described = page.locator("#ak-chart-desc").text_content()
     assert described and described.startswith("Now ") and " Lowest " in described and " Highest " in described
-    assert page.locator("#ak-air-chart svg text", has_text="now").count() == 1
+    _chart_reads_well(page, LAPTOP)
     assert page.get_by_text("Best daylight times").is_visible()
     with page.expect_download() as download:
         page.get_by_role("button", name="Add the best time for run to your calendar (.ics)").click()
@@ -85,6 +106,7 @@ def test_phone_use_my_location_is_rounded_in_the_browser(browser, app_url, serve
     assert server.requests[-1][1]["latitude"] == "27.7"
     page.wait_for_selector("#ak-air-chart svg")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    _chart_reads_well(page, PHONE)
     _town(page).fill("Milan")
     page.locator("#ak-where #ak-where-find").click()
     assert "in Milan, Lombardy, Italy at" in _line_says(page, "Milan")

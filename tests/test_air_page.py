@@ -79,7 +79,8 @@ def test_chart_has_a_text_alternative_a_now_marker_and_a_table(block):
     assert chart.count("<tr>") == len(block["hourly"]) + 1
     assert ">now</text>" in chart  # the current hour is marked
     summary = forecast.chart_summary(block["hourly"])
-    assert re.fullmatch(r"Now \d+ \((healthy|moderate|unhealthy)\) .+\. Lowest \d+ .+\. Highest \d+ .+\.", summary)
+    assert re.fullmatch(r"Now \d+ \S+ \((healthy|moderate|unhealthy)\) .+\. Lowest \d+ .+\. Highest \d+ .+\.", summary)
+    assert summary.count("\N{MICRO SIGN}g/m") == 1  # the unit once
     assert f"Now {block['hourly'][0]['pm25']:.0f} " in summary and html.escape(summary) in chart
     assert "Open-Meteo.com (CC BY 4.0)" in chart and "Copernicus" in chart
     runs = forecast.chart_runs(block["hourly"])  # the class runs, in the hour-by-hour details

@@ -12,6 +12,7 @@ import csv  # noqa: E402
 import dataclasses  # noqa: E402
 import html  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -141,6 +142,16 @@ def test_no_photo_asks_for_one():
         handlers.api_predict(get_predictor(), None)
 
 
+def test_a_file_that_is_no_calibration_profile_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # both files are uploads
+    (tmp_path / "sky.jpg").write_bytes(SKY.read_bytes())
+    for name, text in (("other.json", '{"format": 9}'), ("broken.json", "{not json")):
+        (tmp_path / name).write_text(text)
+        shown = _tab(get_predictor()).read(str(tmp_path / "sky.jpg"), profile=str(tmp_path / name))["card"]
+        assert 'data-state="error"' in shown and "calibration profile" in shown and "airken calibrate" in shown
+        assert "format 1" not in shown and "Error" not in shown  # no internals, no exception names
+
+
 def test_verdict_and_plan_for_a_reading():
     v = get_predictor().predict(SKY)
     assert v.label is not None
@@ -203,11 +214,11 @@ def test_metrics_tables_from_training_metrics():
     }
     table = about.metrics_markdown(metrics)
     assert "Held-out days, daylight photos** (120 photos)" in table
-    assert "| **this model** | 0.81 | 0.71 | 0.61 | 0.90 | 0.50 | n/a |" in table
+    assert "| **this model** | 81% | 71% | 61% | 90% | 50% | n/a |" in table  # percent, as everywhere for visitors
     assert "always the commonest band" in table and "not measured" in table
     assert "night photos" not in table and "all photos" not in table  # daylight is what the app reads
-    assert "0.80 \N{PLUS-MINUS SIGN} 0.05" in table
-    assert "leave_one_place_out / model | 0.55 | 0.41 | n/a" in table
+    assert "80% \N{PLUS-MINUS SIGN} 5%" in table
+    assert "leave_one_place_out / model | 55% | 41% | n/a" in table
     assert "epochs" not in table
     assert about.metrics_markdown({}) == ""
     page = about.about_page({"model": {"source": "bundled", "sha256": "abc"}, "metrics": metrics})
@@ -311,10 +322,49 @@ def test_about_shows_the_per_place_table_before_the_held_out_days():
     assert titles.index("Measured on places it never saw in training") < titles.index(
         "Measured on days it never saw in training")
     text = "".join(t for _, t in page.sections)
-    assert "| mumbai | 547 | 0.48 | 0.41 | 0.33 |" in text
-    assert "not better than the colour/haze baseline (0.46)" in text
+    assert "| mumbai | 547 | 48% | 41% | 33% |" in text
+    assert "not better than the colour/haze baseline (46%)" in text
     assert "44%" in page.lead and "33%" in page.lead  # the one honest number leads
     assert "system" not in about.metrics_markdown({"places": places})  # not repeated as a raw table
+
+
+STUDY = {"simulated": True, "setting": {"bias_sd": 0.3, "noise_sd": 0.4},
+         "pooled": {"air_model_alone": 0.71, "photo_and_air_model": 0.74, "photo_alone": 0.48,
+                    "photo_alone_as_shown": 0.42},
+         "sure": {"air_model": {"sure": 0.55, "right_when_sure": 0.86},
+                  "prior": {"sure": 0.04, "right_when_sure": None}}}
+
+
+def _about_text(metrics: dict) -> str:
+    page = about.about_page({"model": {}, "metrics": metrics})
+    return page.lead + "\n".join(f"{t}\n{body}" for t, body in page.sections)
+
+
+def test_about_says_what_each_witness_adds_and_that_the_air_model_is_simulated():
+    text = _about_text({"air_model_study": STUDY})
+    for number in ("71%", "74%", "48%", "42%", "55%", "86%", "4%"):
+        assert number in text, number
+    assert "SIMULATION" in text and "the photo adds 3 points" in text
+    assert "\N{MULTIPLICATION SIGN}1.3" in text and "\N{MULTIPLICATION SIGN}1.5" in text  # exp(0.3), exp(0.4)
+    lead = about.about_page({"model": {}, "metrics": {"air_model_study": STUDY}}).lead
+    assert "42%" in lead and "74%" in lead and "simulation" in lead  # the numbers the app runs with lead
+    assert not re.search(r"\b0\.\d\d\b", text)  # one number format: percent
+
+
+def test_about_says_nothing_of_an_air_model_study_it_does_not_carry():
+    places = {"system": "network", "systems": ["network", "majority"], "chance": 1 / 3,
+              "per_place": {"milan": {"frames": 9, "balanced_accuracy": {"network": 0.5, "majority": 1 / 3}}},
+              "pooled": {"network": {"balanced_accuracy": 0.5}, "majority": {"balanced_accuracy": 1 / 3}},
+              "verdicts": {"prior": {"none": {"balanced_accuracy": 0.5, "accuracy": 0.5, "ece": 0.1},
+                                     "world": {"balanced_accuracy": 0.44, "accuracy": 0.4, "ece": 0.2}},
+                           "unsure": {"ship": 0.83, "coverage": 0.03, "accuracy_kept": 0.4, "accuracy_all": 0.37},
+                           "few_shot": {}}}
+    for metrics in ({}, {"places": places}, {"places": places, "air_model_study": {"pooled": {"photo_alone": 0.5}}}):
+        text = _about_text(metrics)
+        assert "simulat" not in text.lower() and "air model alone" not in text
+    lead = about.about_page({"model": {}, "metrics": {"places": places}}).lead
+    assert "44%" in lead and "3%" in lead  # the photo alone as the app shows it: the world prior, not 50%
+    assert "&lt; 30" in _about_text({}) and "PM2.5 < 30" not in _about_text({})  # "<" ... ">" as entities
 
 
 def test_a_click_decodes_the_photo_once(monkeypatch):

@@ -58,6 +58,17 @@ def test_an_unsure_reading_is_neutral_and_does_not_alarm():
     assert set(v.to_dict()) == set(made().to_dict())  # the JSON keeps its shape
 
 
+def test_the_request_for_a_place_is_a_link_to_the_form_in_the_verdicts_own_words():
+    from airken.core.verdict import Where
+
+    v = made("danger", confidence=0.46, unsure_below=0.74)  # unsure, no place: it asks for one
+    shown = card.verdict_card(v)
+    assert shown.count('<a href="#ak-where" class="ak-to-place">') == 1
+    assert html.unescape(re.sub(r"<[^>]+>", "", shown)).count(v.advice) == 1  # the words as the Verdict has them
+    placed = made("danger", confidence=0.46, unsure_below=0.74, where=Where(45.5, 9.2, "Milan", "given"))
+    assert "ak-to-place" not in card.verdict_card(placed) and "ak-to-place" not in card.verdict_card(made())
+
+
 def test_error_and_pending_cards_are_no_verdicts():
     for shown in (card.error_card("The file is empty <b>"), card.pending_card(), card.empty_card(),
                   card.no_photo_card()):

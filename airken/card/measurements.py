@@ -3,6 +3,8 @@ written by ``train.lopo_summary.summary``), in words a visitor can read. Shared 
 tab and the model card."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from airken.core.classes import WORDS
 
 # One display name per system that training measures, for the About tab, the model card and
@@ -32,16 +34,29 @@ def baseline_legend(systems=("colour", "linear_probe", "majority")) -> list[str]
     return [f"- **{SYSTEM_NAMES[s]}**: {SYSTEM_NOTES[s]}." for s in systems]
 
 
-def _cell(value) -> str:
-    return "-" if value is None else f"{value:.2f}"
+Share = Callable[[float], str]
 
 
-def _ci(pooled: dict) -> str:
+def two_places(value: float) -> str:
+    """0.478 -> "0.48": the model card's format."""
+    return f"{value:.2f}"
+
+
+def whole_percent(value: float) -> str:
+    """0.478 -> "48%": the About tab's format, for visitors (one format on the page)."""
+    return f"{value:.0%}"
+
+
+def _cell(value, share: Share = two_places) -> str:
+    return "-" if value is None else share(value)
+
+
+def _ci(pooled: dict, share: Share = two_places) -> str:
     ci = pooled.get("balanced_accuracy_95ci")
-    return f" ({ci['low']:.2f}-{ci['high']:.2f})" if isinstance(ci, dict) else ""
+    return f" ({share(ci['low'])}-{share(ci['high'])})" if isinstance(ci, dict) else ""
 
 
-def verdict(places: dict) -> str:
+def verdict(places: dict, share: Share = two_places) -> str:
     """One sentence: does the model beat chance and every baseline on unseen places?"""
     system, pooled = places["system"], places["pooled"]
     mine = pooled[system]["balanced_accuracy"]
@@ -51,20 +66,20 @@ def verdict(places: dict) -> str:
     spread = ""
     lo, hi = pooled[system].get("per_place_min"), pooled[system].get("per_place_max")
     if lo is not None and hi is not None:
-        spread = f" Place by place it ranges from {lo:.2f} to {hi:.2f}."
+        spread = f" Place by place it ranges from {share(lo)} to {share(hi)}."
     if mine > best and mine > chance:
         ci = pooled[system].get("balanced_accuracy_95ci")
-        noise = (f" That margin is inside the noise (95 % interval {ci['low']:.2f}-{ci['high']:.2f}): "
+        noise = (f" That margin is inside the noise (95% interval {share(ci['low'])}-{share(ci['high'])}): "
                  "read it as no worse than the baseline, not as clearly better."
                  if isinstance(ci, dict) and ci["low"] <= best else "")
-        return (f"Pooled over the places, it scores {mine:.2f} against {best:.2f} for the best baseline "
-                f"({SYSTEM_NAMES.get(best_name, best_name)}) and {chance:.2f} for a blind guess.{noise}{spread}")
-    return (f"Pooled over the places it scores {mine:.2f}: not better than the "
-            f"{SYSTEM_NAMES.get(best_name, best_name)} ({best:.2f}); a blind guess scores {chance:.2f}. "
+        return (f"Pooled over the places, it scores {share(mine)} against {share(best)} for the best baseline "
+                f"({SYSTEM_NAMES.get(best_name, best_name)}) and {share(chance)} for a blind guess.{noise}{spread}")
+    return (f"Pooled over the places it scores {share(mine)}: not better than the "
+            f"{SYSTEM_NAMES.get(best_name, best_name)} ({share(best)}); a blind guess scores {share(chance)}. "
             f"On a place unlike its training places, its answer is little more than a guess.{spread}")
 
 
-def places_markdown(places: dict | None) -> str:
+def places_markdown(places: dict | None, share: Share = two_places) -> str:
     """Per-place and pooled balanced accuracy, the model beside its baselines."""
     if not isinstance(places, dict) or not places.get("per_place") or not places.get("pooled"):
         return ""
@@ -73,18 +88,19 @@ def places_markdown(places: dict | None) -> str:
     lines = [head, "|---|---:|" + "---:|" * len(systems)]
     for place, row in places["per_place"].items():
         ba = row.get("balanced_accuracy", {})
-        lines.append(f"| {place} | {row.get('frames', '')} | " + " | ".join(_cell(ba.get(s)) for s in systems) + " |")
+        lines.append(f"| {place} | {row.get('frames', '')} | "
+                     + " | ".join(_cell(ba.get(s), share) for s in systems) + " |")
     total = sum(int(r.get("frames", 0)) for r in places["per_place"].values())
-    lines.append(f"| **all places, pooled** | {total} | "
-                 + " | ".join(f"**{_cell(places['pooled'][s]['balanced_accuracy'])}**{_ci(places['pooled'][s])}"
-                              for s in systems) + " |")
+    pooled = places["pooled"]
+    lines.append(f"| **all places, pooled** | {total} | " + " | ".join(
+        f"**{_cell(pooled[s]['balanced_accuracy'], share)}**{_ci(pooled[s], share)}" for s in systems) + " |")
     return "\n".join([
         "Each row: trained on the other places, tested on every daylight photo of this one. "
-        "Balanced accuracy: 1.00 is always right, 0.33 is a blind guess among the three bands; "
-        "in brackets a 95 % interval.", "", *lines, "", verdict(places), *_single_band_note(places)])
+        f"Balanced accuracy: {share(1.0)} is always right, {share(1 / 3)} is a blind guess among the three bands; "
+        "in brackets a 95% interval.", "", *lines, "", verdict(places, share), *_single_band_note(places, share)])
 
 
-def _single_band_note(places: dict) -> list[str]:
+def _single_band_note(places: dict, share: Share = two_places) -> list[str]:
     """Where every photo of a place is in one band, balanced accuracy is just the share called
     right: a constant answer scores 1.00 or 0.00 there, which looks like a bug but is not."""
     single = {p: [c for c, n in (row.get("classes") or {}).items() if n]
@@ -94,11 +110,11 @@ def _single_band_note(places: dict) -> list[str]:
         return []
     listed = ", ".join(f"{p} (all {WORDS.get(c, c)})" for p, c in single.items())
     return ["", f"Every photo of {listed} is in one band, so there a score is simply the share of photos "
-            f"called right: {SYSTEM_NAMES['majority']} scores 1.00 where that band is the commonest in "
-            "training and 0.00 where it is not."]
+            f"called right: {SYSTEM_NAMES['majority']} scores {share(1.0)} where that band is the commonest in "
+            f"training and {share(0.0)} where it is not."]
 
 
-def verdicts_markdown(places: dict | None) -> str:
+def verdicts_markdown(places: dict | None, share: Share = two_places) -> str:
     """What the steps after the network do on places the model never saw (train.verdicts'
     summary in the "places" block): the class prior, the unsure threshold, and a place
     profile fitted on a few readings."""
@@ -107,20 +123,21 @@ def verdicts_markdown(places: dict | None) -> str:
         return ""
     lines = ["| class prior | balanced accuracy | accuracy | calibration error (ECE) |", "|---|---:|---:|---:|"]
     names = {"none": "none (as trained: every band equally likely)", "world": "world prior (the app's default)"}
-    lines += [f"| {names.get(k, k)} | {_cell(r['balanced_accuracy'])} | {_cell(r['accuracy'])} | {_cell(r['ece'])} |"
+    keys = ("balanced_accuracy", "accuracy", "ece")
+    lines += [f"| {names.get(k, k)} | " + " | ".join(_cell(r[key], share) for key in keys) + " |"
               for k, r in v["prior"].items()]
     u = v["unsure"]
     kept = "-" if u["accuracy_kept"] is None else f"{u['accuracy_kept']:.0%}"
-    lines += ["", f"Answers shown as a verdict rather than \"can't tell\" (confidence at least {u['ship']:.2f}, "
+    lines += ["", f"Answers shown as a verdict rather than \"can't tell\" (confidence at least {share(u['ship'])}, "
               "chosen on the other places): "
               f"{u['coverage']:.0%} of the photos, right {kept} of the time (all answers: {u['accuracy_all']:.0%}).",
-              "", "**With a few readings of your own view** (`python -m airken calibrate`): a place profile fitted "
+              "", "**With a few readings of your own view** (`airken calibrate`): a place profile fitted "
               "on k hourly readings of the held-out place, tested on its other readings.", "",
               "| readings k | places | balanced accuracy with the profile | without it, same photos |",
               "|---:|---|---:|---:|"]
     for row in v["few_shot"].values():
-        lines.append(f"| {row['k']} | {', '.join(row['places'])} | {row['pooled_ba_mean']:.2f} "
-                     f"(+- {row['pooled_ba_std']:.2f}) | {row['zero_shot_same_frames']:.2f} |")
+        lines.append(f"| {row['k']} | {', '.join(row['places'])} | {share(row['pooled_ba_mean'])} "
+                     f"(\N{PLUS-MINUS SIGN} {share(row['pooled_ba_std'])}) | {share(row['zero_shot_same_frames'])} |")
     return "\n".join(lines)
 
 

@@ -13,10 +13,12 @@ from typing import Any
 from airken.core.classes import CLASSES
 from airken.core.rule import VerdictRule
 from airken.core.verdict import Verdict
-from airken.core.words import WHERE_MEASURED, percent
+from airken.core.words import ASK_FOR_PLACE, WHERE_MEASURED, percent
 from airken.table import COLUMNS, cell
 
 ERROR_HEADLINE = "Can't use this file"
+# The part of the Verdict's request for a place that becomes a link to the place form (its words unchanged).
+ASK_LINK = ASK_FOR_PLACE.split(":")[0]
 NO_PHOTO = "Add a photo of the sky first: upload one, take one, or pick an example."
 
 
@@ -49,6 +51,15 @@ def _list(items: Sequence[str], cls: str, title: str = "") -> str:
     return f'<div class="{cls}">{head}<ul>{"".join(f"<li>{esc(i)}</li>" for i in items)}</ul></div>'
 
 
+def _advice(text: str) -> str:
+    """The Verdict's advice as it is; where it asks for the place, that request is a link that
+    brings the place form into view and puts the cursor in its town box (page.js)."""
+    shown = esc(text)
+    if ASK_LINK in text:
+        shown = shown.replace(esc(ASK_LINK), f'<a href="#ak-where" class="ak-to-place">{esc(ASK_LINK)}</a>', 1)
+    return f'<p class="ak-advice">{shown}</p>'
+
+
 def empty_card() -> str:
     return _card("empty", "Your verdict appears here",
                  '<p class="ak-advice">Upload a daytime photo with plenty of open sky, or pick one of the '
@@ -79,12 +90,12 @@ def verdict_card(v: Verdict) -> str:
                      label="none")
     if v.unsure:
         reason = f'<p class="ak-reason">{esc(v.unsure_reason)}</p>'
-        return _card("unsure", v.headline, f'<p class="ak-advice">{esc(v.advice)}</p>{said}{reason}{notes}{meta}',
-                     label=v.label, colour=v.colour)
+        return _card("unsure", v.headline, f"{_advice(v.advice)}{said}{reason}{notes}{meta}", label=v.label,
+                     colour=v.colour)
     sure = f" &middot; confidence {percent(v.confidence)}" if v.confidence is not None else ""
     band = f'<p class="ak-band">{esc(v.pm25_range)}{sure}</p>'
-    return _card("reading", v.headline, f'{band}<p class="ak-advice">{esc(v.advice)}</p>{said}{notes}{meta}',
-                 label=v.label, colour=v.colour)
+    return _card("reading", v.headline, f"{band}{_advice(v.advice)}{said}{notes}{meta}", label=v.label,
+                 colour=v.colour)
 
 
 def rule_words(rule: VerdictRule) -> str:
@@ -128,13 +139,28 @@ def status(message: str) -> str:
     return f'<p class="ak-status" role="status">{esc(message)}</p>' if message else ""
 
 
+NUMBER_COLUMNS = {"confidence", "air model PM2.5", *(c.word for c in CLASSES)}
+LONG_COLUMNS = {"why unsure", "notes"}
+
+
+def _heading(column: str) -> str:
+    """"PM2.5 band", not str.capitalize()'s "Pm2.5 band"."""
+    return column[:1].upper() + column[1:]
+
+
+def _td(column: str, value: Any) -> str:
+    kind = " ak-num" if column in NUMBER_COLUMNS else " ak-long" if column in LONG_COLUMNS else ""
+    attrs = f' class="{kind.strip()}"' if kind else ""
+    return f'<td{attrs} data-col="{esc(_heading(column))}">{esc(cell(column, value))}</td>'
+
+
 def table_html(rows: Sequence[dict[str, Any]]) -> str:
     """An HTML table that becomes one card per photo on a narrow screen (page.css)."""
-    head = "".join(f'<th scope="col">{esc(c.capitalize())}</th>' for c in COLUMNS)
+    head = "".join(f'<th scope="col">{esc(_heading(c))}</th>' for c in COLUMNS)
     body = []
     for row in rows:
         cells = [f'<th scope="row" data-col="File">{esc(row["file"])}</th>']
-        cells += [f'<td data-col="{esc(c.capitalize())}">{esc(cell(c, row[c]))}</td>' for c in COLUMNS[1:]]
+        cells += [_td(c, row[c]) for c in COLUMNS[1:]]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<table class="ak-batch"><caption>Results, one row per photo</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')

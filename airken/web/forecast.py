@@ -70,7 +70,8 @@ def chart_summary(hourly: list[dict]) -> str:
         return f"{float(h['pm25']):.0f} ({WORDS[h['label']]}) {_day(h['time'], today)} {_hm(h['time'])}"
 
     low, high = min(known, key=lambda h: h["pm25"]), max(known, key=lambda h: h["pm25"])
-    return f"Now {at(known[0])}. Lowest {at(low)}. Highest {at(high)}."
+    now = at(known[0]).replace(" (", f" {UNIT} (", 1)  # the unit once, on the first value
+    return f"Now {now}. Lowest {at(low)}. Highest {at(high)}."
 
 
 def chart_runs(hourly: list[dict]) -> str:
@@ -105,7 +106,7 @@ def air_chart(hourly: list[dict]) -> str:
            f'<title id="ak-chart-title">{title}</title><desc id="ak-chart-desc">{summary}</desc>'
            f'{"".join(marks)}</svg>')
     return (f'<div class="ak-chart"><h2 class="ak-h">The next {len(hourly)} hours here</h2>{svg}{_legend()}'
-            f'<p>{summary}</p>{_hour_table(hourly)}<p class="ak-credit">{esc(CREDIT)}</p></div>')
+            f'<p class="ak-chart-words">{summary}</p>{_hour_table(hourly)}<p class="ak-credit">{esc(CREDIT)}</p></div>')
 
 
 def _now(x: float) -> str:
@@ -117,8 +118,10 @@ def _now(x: float) -> str:
 def _bar(x: float, step: float, hour: dict, y) -> str:
     t = datetime.fromisoformat(hour["time"])
     name = f"{t:%a}" if t.hour == 0 else f"{t:%H}"  # the day at midnight, else the hour
-    at = f'x="{x:.1f}" y="{_BOTTOM + 14}"'
-    tick = "" if t.hour % 6 else f'<text {at} font-size="12" fill="currentColor">{name}</text>'
+    middle = x + step / 2
+    at = f'x="{middle:.1f}" y="{_BOTTOM + 14}" text-anchor="middle"'
+    fits = _LEFT + 12 <= middle <= _W - 16  # a label cut at the chart's edge, or on the "now" line, is left out
+    tick = f'<text {at} font-size="12" fill="currentColor">{name}</text>' if fits and not t.hour % 6 else ""
     if hour["pm25"] is None:
         return tick
     cls = class_by_name(hour["label"])

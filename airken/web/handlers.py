@@ -109,8 +109,8 @@ class ReadTab:
                 return self.cleared(card.no_photo_card(), place=place)
             calibrated = read_profile_file(path_of(profile)) if profile else None
             v = self.predictor.predict(path, profile=calibrated, **where_of(place))
-        except BadProfile as err:
-            return self.cleared(card.error_card(f"The calibration profile cannot be used: {err}"), place=place)
+        except BadProfile as err:  # its message is a whole sentence for the visitor
+            return self.cleared(card.error_card(str(err)), place=place)
         except (ImageRejected, AirError, gr.Error) as err:
             log.info("rejected upload: %s", message(err))
             return self.cleared(card.error_card(message(err)), keep_photo=False, place=place)

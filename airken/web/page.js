@@ -38,6 +38,17 @@
       table.replaceWith(region);
       region.appendChild(table);
     });
+    // A file box holding files shows Gradio's "add more" upload button inside another button,
+    // named "common.upload" (WCAG 4.1.2): the outer one becomes a named group out of the tab
+    // order, so the keyboard and screen readers meet the one real button.
+    document.querySelectorAll('button.icon-button:has(> div > button.upload-container)').forEach(outer => {
+      if (outer.getAttribute('role') === 'group') return;
+      outer.setAttribute('role', 'group');
+      outer.tabIndex = -1;
+      outer.setAttribute('aria-label', 'Add more files');
+      outer.title = 'Add more files';
+      outer.querySelector('button.upload-container').setAttribute('aria-label', 'Add more files: choose or drop them');
+    });
     // The API page's MCP tab: this app does not serve MCP (it would fetch URLs it is given).
     document.querySelectorAll('.snippets li').forEach(li => {
       if (li.textContent.trim() === 'MCP') li.style.display = 'none';
@@ -53,6 +64,16 @@
     window.akRefused = {size: bad.size, name: bad.name || '', type: bad.type || ''};
     document.getElementById(boxes[box.id]).click();
   };
+  // The card's "Tell Airken where and when the photo was taken" link: the place form into view,
+  // the cursor in its town box (a link, so Enter from the keyboard does the same).
+  document.addEventListener('click', ev => {
+    const link = ev.target.closest && ev.target.closest('a.ak-to-place');
+    const town = link && document.querySelector('#ak-where-town textarea, #ak-where-town input');
+    if (!town) return;
+    ev.preventDefault();
+    document.getElementById('ak-where').scrollIntoView({behavior: 'smooth', block: 'center'});
+    town.focus({preventScroll: true});
+  });
   document.addEventListener('change', ev => refuse(ev, ev.target.files), true);
   document.addEventListener('drop', ev => refuse(ev, ev.dataTransfer && ev.dataTransfer.files), true);
   // Events: the refused file's size and name; the browser's position, rounded to 0.1 degree

@@ -9,9 +9,9 @@ INTRO = (
     "and hour sets the level, the photo shows whether the air looks hazier or cleaner than that, and "
     "Airken tells you what it means for your day. It is an estimate, not a measurement."
 )
-PLACE_PROMPT = ("**Where was it taken?** A photo's own GPS and time come first; for a photo without them, "
-                "give the place here. With it, the modelled air of that place and hour sets the level and the "
-                "answer is far more reliable than from the photo alone.")
+PLACE_PROMPT = ("### Where was the photo taken?\n"
+                "For a photo without its own GPS and time, give the town: the modelled air of that place and "
+                "hour then sets the level, far more reliably than the photo alone.")
 HAZE_HOW_TO = (
     "**How to read the haze map:** haze adds a milky veil that lifts even the darkest "
     "colours of distant things. **Blue** means a clear view, **green to yellow** means more "

@@ -29,8 +29,8 @@ PAGE_CSS = Path(__file__).resolve().parent / "page.css"
 PRIVATE = dict(api_visibility="private")
 
 
-def _photo_column(tab: handlers.ReadTab, place: gr.State) -> dict[str, Any]:
-    """Upload, the button, the place beside them; the examples and the optional profile under."""
+def _photo_column(tab: handlers.ReadTab) -> dict[str, Any]:
+    """Upload and the button; the examples and the optional profile go under them."""
     tab.image = gr.Image(
         type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"],
         # Phones: the rear camera, unmirrored, is the one that sees the sky.
@@ -38,7 +38,7 @@ def _photo_column(tab: handlers.ReadTab, place: gr.State) -> dict[str, Any]:
         label="Photo of the sky", elem_id="ak-photo", buttons=[], height=340,
         placeholder="Drop a sky photo here, or tap to choose or take one")
     read = gr.Button("Read the air", variant="primary", elem_classes="ak-read")
-    return _place_form(place) | {"read": read}
+    return {"read": read}
 
 
 def _profile_box() -> gr.File:
@@ -49,28 +49,31 @@ def _profile_box() -> gr.File:
 
 
 def _place_form(place: gr.State) -> dict[str, Any]:
-    """Where the photo was taken, one compact form: a town and Find, or the browser's position."""
+    """Where the photo was taken, one compact form right under the verdict that asks for it:
+    a town and Find on one line, or the browser's position (page.css lays it out)."""
     enabled = default_client().settings.enabled
-    with gr.Group(elem_id="ak-where", visible=enabled):  # AIRKEN_AIR=0: no air model, no form
+    with gr.Column(elem_id="ak-where", visible=enabled):  # AIRKEN_AIR=0: no air model, no form
         gr.Markdown(text.PLACE_PROMPT, elem_classes="ak-where-why")
-        with gr.Row(equal_height=True, elem_classes="ak-where-row"):
-            town = gr.Textbox(label="Town or city", placeholder="e.g. Milan", max_length=100, scale=4,
+        with gr.Row(equal_height=False, elem_classes="ak-where-row"):
+            town = gr.Textbox(label="Town or city", placeholder="e.g. Milan", max_length=100, scale=1,
                               min_width=120, elem_id="ak-where-town")
-            find = gr.Button("Find", scale=1, min_width=72, elem_id="ak-where-find")
-        locate = gr.Button("Use my location", size="sm", elem_id="ak-where-locate")
+            find = gr.Button("Find", scale=0, min_width=80, elem_id="ak-where-find")
+        locate = gr.Button("Use my location", variant="secondary", elem_id="ak-where-locate")
         line = gr.HTML("", elem_id="ak-where-line")
     return {"place": place, "town": town, "find": find, "locate": locate, "line": line}
 
 
-def _verdict_column(tab: handlers.ReadTab) -> gr.Checkbox | None:
+def _verdict_column(tab: handlers.ReadTab, place: gr.State) -> tuple[gr.Checkbox | None, dict[str, Any]]:
+    """The card, the place form it may ask for, then the optional donation and how sure."""
     tab.card = gr.HTML(card.empty_card(), elem_id="ak-verdict")
+    form = _place_form(place)
     share = None
     if donations().enabled:
         share = gr.Checkbox(False, label="Share this photo to improve Airken", info=CONSENT, elem_id="ak-share")
         tab.shared = gr.HTML("", visible=False, elem_id="ak-shared")
     with gr.Column(visible=False) as tab.results:
         tab.probs = gr.HTML("", elem_id="ak-probs")
-    return share
+    return share, form
 
 
 def _details(tab: handlers.ReadTab) -> None:
@@ -109,11 +112,12 @@ def _read_tab(predictor: Predictor, place: gr.State, model_events: dict) -> None
     tab = handlers.ReadTab(predictor)
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            form = _photo_column(tab, place)
+            photo = _photo_column(tab)
             gallery = _gallery()
-            form["profile"] = _profile_box()
+            profile = _profile_box()
         with gr.Column(min_width=300):
-            share = _verdict_column(tab)
+            share, form = _verdict_column(tab, place)
+    form |= photo | {"profile": profile}
     _details(tab)
     _read_events(tab, form, share, gallery, model_events)
     _public_endpoints(predictor, model_events)
