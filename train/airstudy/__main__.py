@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--draws", type=int, default=30, help="simulated draws per grid setting")
     p.add_argument("--central-draws", type=int, default=100, help="draws at the central setting")
     p.add_argument("--compare", nargs="+", default=None, metavar="LOPO:SYSTEM",
-                   help="only compare photo models (train.lopo folders and their rows) in a table")
+                   help="only compare photo models (train.lopo folders and their rows) in a table; "
+                        "LOPO:network+haze16 fuses the network with a haze model refitted on 16 features")
     args = p.parse_args(argv)
     log_to((args.out or args.lopo) / "airstudy.log")
     if args.compare:
@@ -78,7 +79,9 @@ def compare(pairs: list[str], data: list[str], out: Path) -> dict[str, Any]:
     rows = {}
     for pair in pairs:
         folder, _, system = pair.rpartition(":")
-        rows[pair] = study.compare(load(Path(folder), data, system))
+        system, _, haze = system.partition("+haze")  # "network+haze16": refit the haze model on 16 features
+        frames = load(Path(folder), data, system)
+        rows[pair] = study.compare(study.refit_haze(frames, int(haze)) if haze else frames)
         log.info("%s: %s", pair, {k: v for k, v in rows[pair].items() if not isinstance(v, dict)})
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(evaluate.to_jsonable(rows), indent=2))

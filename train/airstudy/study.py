@@ -3,6 +3,7 @@ setting, the photo alone, the fixed views, and the verdict rule to ship."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,23 @@ def compare(frames: Frames, draws: int = 40) -> dict[str, Any]:
             "gain": float(np.mean(np.subtract(found["pooled_ba"], found["air_alone_ba"]))),
             "within_place_rank": float(np.nanmean(ranks)),
             "within_place_rank_per_place": dict(zip(frames.places, ranks, strict=True))}
+
+
+def refit_haze(network: Frames, columns: int, weight: float = 0.5) -> Frames:
+    """The network's frames fused, as the app fuses them, with a haze model refitted for each
+    held-out place on the other places' frames: on the first ``columns`` view features (11:
+    airken.core.haze_features' colour features, as shipped; 16: with the within-view ones)."""
+    from train import evaluate
+    from train.data import class_weights
+
+    fused = network.probs.copy()
+    for p in range(len(network.places)):
+        train, test = network.place != p, network.place == p
+        haze = evaluate.fit_haze_model(network.features[train][:, :columns], network.y[train],
+                                       class_weights(network.y[train]))
+        colour = haze.proba_features(network.features[test][:, :columns])
+        fused[test] = (1 - weight) * network.probs[test] + weight * colour
+    return replace(network, probs=fused)
 
 
 def _within_rank(frames: Frames, p: int) -> float:
