@@ -26,7 +26,7 @@ _warned: set[tuple[str, str]] = set()
 
 @dataclass(frozen=True)
 class Settings:
-    """The defaults are the documented ones (README, "Settings")."""
+    """The defaults are the documented ones (docs/SETTINGS.md)."""
 
     # where the model comes from (airken.core.weights)
     model_path: Path | None = None  # AIRKEN_MODEL_PATH

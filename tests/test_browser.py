@@ -108,7 +108,7 @@ def test_a_reading_is_accessible_and_fits(browser, app_url, viewport, name):
     page.locator("#ak-haze img").wait_for()
     assert page.locator("#ak-probs").is_visible()
     probs = page.inner_text("#ak-probs")
-    assert "Unhealthy" in probs and "%" in probs and "Confidence is how often" in probs  # one word, one format, the rule
+    assert "Unhealthy" in probs and "%" in probs and "Confidence is how often" in probs  # words, format, rule
     if state == "unsure":  # neutral: no class colour, no full-strength plan
         assert "Can't tell reliably" in page.inner_text(CARD)
         assert "mask" not in page.inner_text("#ak-plan") and "indoors" not in page.inner_text("#ak-plan")
