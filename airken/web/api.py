@@ -5,6 +5,8 @@ shows up here without a second list).
 """
 from __future__ import annotations
 
+import copy
+import functools
 import types
 import typing
 from typing import Any
@@ -45,12 +47,15 @@ def prediction_output() -> gr.JSON:
     from airken.core.predictor import Prediction
 
     component = gr.JSON(visible=False, label="Prediction")
-    component.api_info = lambda: prediction_schema(Prediction)
+    # Gradio asks for it again with every call's session config: work it out once.
+    component.api_info = lambda: copy.deepcopy(prediction_schema(Prediction))
     return component
 
 
+@functools.cache
 def prediction_schema(cls: type) -> dict[str, Any]:
-    """JSON schema of Prediction.to_dict(), from the dataclass's own type hints."""
+    """JSON schema of Prediction.to_dict(), from the dataclass's own type hints (cached: a
+    caller that changes it must copy it first)."""
     hints = typing.get_type_hints(cls)
     fields = cls.serialised_fields()
     return {"type": "object", "properties": {name: json_schema(hints[name]) for name in fields},

@@ -29,10 +29,9 @@ from airken.core.profiles import BadProfile, read_profile_file, resolve_place
 from airken.core.scene import haze_map
 from airken.examples import EXAMPLES_DIR, example_paths, title
 from airken.web import panel as air_panel
-from airken.web import render, sweeper
+from airken.web import render, server, sweeper
 from airken.web.about import about_page
 from airken.web.api import photo_input, prediction_output, verdict_inputs, where_inputs
-from airken.web.middleware import exception_handlers, middleware
 from airken.web.uploads import uploaded_path
 
 if TYPE_CHECKING:
@@ -451,7 +450,6 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     file sweeper, and the upload cap (Gradio refuses files above the intake's byte limit
     before they reach the app). Run history is off: visitors' photos are not kept anywhere.
     """
-    every_s, max_age_s = sweeper.temp_policy()
     env = settings.current()
     options: dict[str, Any] = dict(
         server_name=host, server_port=port, max_file_size=env.max_bytes, css_paths=[PAGE_CSS],
@@ -460,8 +458,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
         # only drops the oldest past this count. The page keeps nothing between events, so
         # a small cap bounds memory (default 10000: ~80 KB each, close to 1 GB) at no cost.
         state_session_capacity=env.sessions,
-        app_kwargs={"lifespan": sweeper.lifespan(demo, every_s, max_age_s), "middleware": middleware(),
-                    "exception_handlers": exception_handlers()},
+        app_kwargs=server.app_kwargs(demo),
     )
     options.update(kwargs)
     return demo.launch(**options)

@@ -1,0 +1,32 @@
+"""What the web app adds to Gradio's server: `demo.launch(app_kwargs=app_kwargs(demo))`.
+
+- middleware: security headers, clean answers where Gradio would fail (airken.web.middleware);
+- a lifespan that gives the server lazy sessions (airken.web.sessions) and sweeps old temp
+  files while it runs and at shutdown (airken.web.sweeper).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import gradio as gr
+
+from airken.web import sessions, sweeper
+from airken.web.middleware import exception_handlers, middleware
+
+
+def app_kwargs(demo: gr.Blocks) -> dict[str, Any]:
+    return {"lifespan": lifespan(demo), "middleware": middleware(), "exception_handlers": exception_handlers()}
+
+
+def lifespan(demo: gr.Blocks):
+    every_s, max_age_s = sweeper.temp_policy()
+    sweeping = sweeper.lifespan(demo, every_s, max_age_s)
+
+    @contextlib.asynccontextmanager
+    async def serve(app: Any):
+        sessions.install(app)
+        async with sweeping(app):
+            yield
+
+    return serve
