@@ -15,6 +15,8 @@ Gradio would fail with a 500.
   them (Cookie, Authorization) are taken out again.
 - An unknown API name (POST /gradio_api/call/<name>) or event number (POST
   /gradio_api/queue/join with an unknown fn_index) answers 404, not 500.
+- Uploads: a cut-off upload is deleted at once, and the upload folder has a size bound
+  (airken.web.upload_guard).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from airken.web.upload_guard import UploadGuard
 
 FRAME_ANCESTORS = "'self' https://huggingface.co https://*.huggingface.co https://*.hf.space"
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -93,7 +97,7 @@ def _valid_range(value: bytes) -> bool:
 
 
 def middleware() -> list[Middleware]:
-    return [Middleware(SecurityHeaders)]
+    return [Middleware(SecurityHeaders), Middleware(UploadGuard)]  # the first is the outermost
 
 
 def exception_handlers() -> dict:

@@ -1,6 +1,7 @@
 """What the web app adds to Gradio's server: `demo.launch(app_kwargs=app_kwargs(demo))`.
 
-- middleware: security headers, clean answers where Gradio would fail (airken.web.middleware);
+- middleware: security headers, clean answers where Gradio would fail, the upload guard
+  (airken.web.middleware, airken.web.upload_guard);
 - a lifespan that gives the server lazy sessions (airken.web.sessions) and sweeps old temp
   files while it runs and at shutdown (airken.web.sweeper).
 """
