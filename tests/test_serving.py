@@ -36,15 +36,14 @@ def demo() -> gr.Blocks:
     return ui.build_demo(get_predictor())
 
 
-def test_a_session_builds_block_configs_on_demand_and_all_for_a_deep_link(demo):
-    lazy = sessions.LazySessionState(demo)
+def test_a_session_builds_block_configs_only_for_a_deep_link(demo):
+    lazy, eager = sessions.LazySessionState(demo), SessionState(demo)
+    textbox = next(k for k, b in demo.blocks.items() if isinstance(b, gr.Textbox))
+    for state in (lazy, eager):
+        state._update_value_in_config(textbox, "x")  # what an event does for its inputs and outputs
     assert lazy.config_values == {}
-    some_id = next(iter(demo.blocks))
-    lazy._update_value_in_config(some_id, "x")  # what an event does for its inputs and outputs
-    assert list(lazy.config_values) == [some_id]
-    eager = {c["id"]: c for c in SessionState(demo).components}
-    eager[some_id].get("props", {}).update(value="x")
-    assert {c["id"]: c for c in lazy.components} == eager
+    assert {c["id"]: c for c in lazy.components} == {c["id"]: c for c in eager.components}
+    assert lazy.config_values[textbox]["props"]["value"] == "x"
 
 
 def test_the_server_serves_lazy_sessions(demo, tmp_path, monkeypatch):
