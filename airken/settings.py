@@ -72,10 +72,23 @@ class Settings:
 
 
 DEFAULTS = Settings()
+_last: tuple[tuple[tuple[str, str], ...], Settings] | None = None  # (the AIRKEN_* variables, their Settings)
 
 
 def current() -> Settings:
-    """The settings as the environment gives them now."""
+    """The settings as the environment gives them now. Requests ask on every call: the
+    variables are parsed again only when one of them changed."""
+    global _last
+    airken_env = tuple(item for item in os.environ.items() if item[0].startswith("AIRKEN_"))
+    last = _last
+    if last is not None and last[0] == airken_env:
+        return last[1]
+    parsed = _parse()
+    _last = (airken_env, parsed)
+    return parsed
+
+
+def _parse() -> Settings:
     d = DEFAULTS
     return Settings(
         model_path=_path("AIRKEN_MODEL_PATH"),

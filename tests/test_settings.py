@@ -73,3 +73,11 @@ def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, r
     with caplog.at_level(logging.WARNING, logger="airken.settings"):
         settings.current()
     assert any(name in r.getMessage() and raw in r.getMessage() for r in caplog.records)
+
+
+def test_a_changed_variable_is_seen_at_once_and_an_unchanged_one_not_parsed_again(monkeypatch):
+    assert settings.current() is settings.current()
+    monkeypatch.setenv("AIRKEN_MAX_BYTES", "1000")
+    assert settings.current().max_bytes == 1000
+    monkeypatch.delenv("AIRKEN_MAX_BYTES")
+    assert settings.current() == settings.DEFAULTS
