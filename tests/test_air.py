@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from exif_photos import photo_with_exif
-from openmeteo_server import FakeOpenMeteo, daily_cycle
 
 from airken.airmodel.openmeteo import NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
 from airken.airmodel.planner import ACTIVITIES, best_windows, sun_elevation
 from airken.airmodel.report import AirReport, air_block, air_report, class_shares, parse_time, predict_with_air
 from airken.core.classes import LABELS, class_for_pm25
 from airken.core.predictor import get_predictor
+from bench.fixtures.exif_photos import photo_with_exif
+from bench.fixtures.openmeteo_server import FakeOpenMeteo, daily_cycle
 
 REPORT_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 ROME = ZoneInfo("Europe/Rome")

@@ -6,7 +6,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from exif_photos import photo_with_exif
 from gradio_client import Client, handle_file
 from icalendar import Calendar
 
@@ -14,6 +13,7 @@ from airken.airmodel.openmeteo import NO_LIVE_DATA, AirSettings, OpenMeteo
 from airken.airmodel.report import air_block
 from airken.web import panel as air_panel
 from airken.web import render
+from bench.fixtures.exif_photos import photo_with_exif
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
 from PIL import Image, ImageFilter
 
 from airken.core.intake import load_image
@@ -26,6 +25,7 @@ from airken.core.scene import (
     haze_map,
     sky_mask,
 )
+from bench.fixtures.badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 REFUSED_EXAMPLES = {"night-rocket-launch.jpg": MSG_NIGHT, "no-sky-coffee.jpg": MSG_NO_SKY}

@@ -20,7 +20,7 @@ from conftest import AppServer
 
 from airken.core.classes import LABELS, WORDS
 from airken.web import sweeper, uploads
-from bench.load import GradioHTTP, api_prefix_of, http_get, predict_data
+from bench.fixtures.gradio_http import GradioHTTP, api_prefix_of, http_get, predict_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"

@@ -18,7 +18,7 @@ from gradio.state_holder import SessionState
 
 from airken.core.predictor import get_predictor
 from airken.web import server, sessions, ui, upload_guard
-from bench.load import GradioHTTP, api_prefix_of, unique
+from bench.fixtures.gradio_http import GradioHTTP, api_prefix_of
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
 BOUND = 4_000_000  # the test server's bound: Gradio's copies of the examples (2.6 MB), and two or three photos
@@ -170,7 +170,7 @@ def test_an_upload_past_the_bound_is_busy_until_files_go(guarded, client):
     photo = EXAMPLE.read_bytes()
     statuses = []
     for i in range(BOUND // len(photo) + 2):
-        status, headers, text = _upload_status(guarded, client, unique(photo, f"fill-{i}"))
+        status, headers, text = _upload_status(guarded, client, photo + f"fill-{i}".encode())
         statuses.append(status)
         if status != 200:
             break
@@ -179,4 +179,4 @@ def test_an_upload_past_the_bound_is_busy_until_files_go(guarded, client):
     for folder in [p for p in guarded.uploads.iterdir() if p.is_dir()]:
         shutil.rmtree(folder)  # what the sweep does when their time is up
     time.sleep(upload_guard.MEASURE_EVERY_S)
-    assert _upload_status(guarded, client, unique(photo, "after"))[0] == 200
+    assert _upload_status(guarded, client, photo + b"after")[0] == 200
