@@ -88,8 +88,7 @@ def current() -> Settings:
     return parsed
 
 
-def _parse() -> Settings:
-    d = DEFAULTS
+def _parse(d: Settings = DEFAULTS) -> Settings:
     return Settings(
         model_path=_path("AIRKEN_MODEL_PATH"),
         model_sha256=_text("AIRKEN_MODEL_SHA256", lower=True),

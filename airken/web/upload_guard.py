@@ -126,6 +126,7 @@ class UploadGuard:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self._budget: FolderBudget | None = None
+        self._warned_at = -math.inf
 
     @property
     def budget(self) -> FolderBudget:
@@ -139,7 +140,9 @@ class UploadGuard:
             return
         budget = self.budget
         if not await budget.admit(_content_length(scope)):
-            log.warning("upload refused: the upload folder is at its bound (%d bytes)", budget.limit)
+            if time.monotonic() - self._warned_at > RETRY_AFTER_S:  # one line a minute, not one a request
+                self._warned_at = time.monotonic()
+                log.warning("uploads refused: the upload folder is at its bound (%d bytes)", budget.limit)
             await _drain(receive)
             await _answer(send, *BUSY_ANSWER)
             return
@@ -221,7 +224,7 @@ async def _drain(receive: Callable) -> None:
 
 async def _answer(send: Callable, status: int, text: bytes) -> None:
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(text)).encode()),
-               (b"connection", b"close")]  # what is left of the body is not read
+               (b"connection", b"close")]  # a refused body may not have been read to its end
     if status == 503:
         headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -243,6 +246,6 @@ def _drop_later(budget: FolderBudget, suspects: set[str], deadline: float) -> No
             log.warning("could not delete cut-off upload %s: %s", path, err)
             continue
         budget.since -= size
-        log.info("deleted cut-off upload %s (%d bytes)", os.path.basename(path), size)
+        log.debug("deleted cut-off upload %s (%d bytes)", os.path.basename(path), size)
     if still_open and time.monotonic() < deadline:
         asyncio.get_running_loop().call_later(DROP_STEP_S, _drop_later, budget, still_open, deadline)
