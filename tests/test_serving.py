@@ -4,6 +4,7 @@ mid-body is deleted within seconds, and the upload folder has a size bound, past
 upload is answered "busy" while the folder has room again once files go."""
 from __future__ import annotations
 
+import asyncio
 import http.client
 import shutil
 import socket
@@ -17,7 +18,7 @@ from conftest import AppServer
 from gradio.state_holder import SessionState
 
 from airken.core.predictor import get_predictor
-from airken.web import server, sessions, ui, upload_guard
+from airken.web import server, sessions, sweeper, ui, upload_guard
 from bench.fixtures.gradio_http import GradioHTTP, api_prefix_of
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
@@ -55,6 +56,48 @@ def test_the_server_serves_lazy_sessions(demo, tmp_path, monkeypatch):
         assert isinstance(app.state_holder, sessions.LazyStateHolder)
         assert demo.state_holder is app.state_holder
         assert isinstance(app.state_holder["some-session"], sessions.LazySessionState)
+
+
+# ---------------------------------------------------------------- room in the upload folder
+
+
+def test_at_the_bound_the_oldest_files_of_the_app_make_room(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    with gr.Blocks() as page:
+        example = gr.Image()
+    uploads = []
+    for name in ("a1", "b2", "c3"):  # arriving in this order
+        uploads.append(tmp_path / name / "photo.jpg")
+        uploads[-1].parent.mkdir()
+        uploads[-1].write_bytes(bytes(100))
+        time.sleep(0.02)
+    kept, stranger = tmp_path / "ex" / "example.jpg", tmp_path / "zz" / "other-app.jpg"
+    for f in (kept, stranger):
+        f.parent.mkdir()
+        f.write_bytes(bytes(1000))
+    page.upload_file_set.update(str(f) for f in (*uploads, kept))
+    example.keep_in_cache.add(str(kept))
+    assert sweeper.make_room(page, 10**6) == 0  # nothing is a minute old yet
+    assert sweeper.make_room(page, 150, min_age_s=0) == 200
+    assert [f.exists() for f in uploads] == [False, False, True] and not uploads[0].parent.exists()
+    assert kept.exists() and stranger.exists()
+
+
+def test_an_upload_that_would_not_fit_asks_for_room_first(tmp_path):
+    old = tmp_path / "a1" / "photo.jpg"
+    old.parent.mkdir()
+    old.write_bytes(bytes(900))
+    asked = []
+
+    def make_room(need: int) -> int:
+        asked.append(need)
+        old.unlink()
+        return 900
+
+    upload_guard.when_full(tmp_path, make_room)
+    budget = upload_guard.FolderBudget(tmp_path, limit=1000)
+    assert asyncio.run(budget.admit(300)) and asked == [200 + 100]  # the need, and a tenth of the bound
+    assert asyncio.run(budget.admit(600)) and budget.used == 0
 
 
 # ---------------------------------------------------------------- the upload guard, live

@@ -2,18 +2,21 @@
 
 - middleware: security headers, clean answers where Gradio would fail, the upload guard
   (airken.web.middleware, airken.web.upload_guard);
-- a lifespan that gives the server lazy sessions (airken.web.sessions) and sweeps old temp
-  files while it runs and at shutdown (airken.web.sweeper).
+- a lifespan that gives the server lazy sessions (airken.web.sessions), sweeps old temp files
+  while it runs and at shutdown, and lets older files make room when the upload folder is at
+  its bound (airken.web.sweeper).
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import gradio as gr
 
-from airken.web import sessions, sweeper
+from airken.web import sessions, sweeper, upload_guard
 from airken.web.middleware import exception_handlers, middleware
+from airken.web.uploads import upload_folder
 
 
 def app_kwargs(demo: gr.Blocks) -> dict[str, Any]:
@@ -27,6 +30,7 @@ def lifespan(demo: gr.Blocks):
     @contextlib.asynccontextmanager
     async def serve(app: Any):
         sessions.install(app)
+        upload_guard.when_full(upload_folder(), functools.partial(sweeper.make_room, demo))
         async with sweeping(app):
             yield
 

@@ -9,9 +9,11 @@ temp file behind, for the sweep to find 15 minutes later: a client cutting 30 MB
 in a loop could fill the disk.
 
 UploadGuard, a pure ASGI middleware on POST .../upload:
-- counts the body as it arrives. A new upload that would take the folder past
-  AIRKEN_UPLOAD_DIR_MAX_BYTES (its Content-Length counted before a byte is read) gets 503
-  with Retry-After; one that passes the bound while it streams is cut off and gets the same.
+- counts the body as it arrives. When a new upload would take the folder past
+  AIRKEN_UPLOAD_DIR_MAX_BYTES (its Content-Length counted before a byte is read), the
+  folder's older files make room (the sweeper's make_room, registered with when_full); when
+  they cannot, the upload gets 503 with Retry-After. One that passes the bound while it
+  streams is cut off and gets the same.
 - when the body stops short (the client went away, or the bound cut it), or arrives whole
   but without the multipart's closing delimiter (Gradio then answers [] and never closes the
   file it began), deletes the temp files the request left: the ones directly in the folder
@@ -80,8 +82,9 @@ class FolderBudget:
         self.since += n
 
     async def admit(self, incoming: int) -> bool:
-        """Whether `incoming` more bytes fit; the folder is walked at the first upload and
-        again (at most every MEASURE_EVERY_S) when it looks full."""
+        """Whether `incoming` more bytes fit. The folder is walked at the first upload and
+        again (at most every MEASURE_EVERY_S) when it looks full, and then older files make
+        room, with a tenth of the bound to spare so that not every upload has to wait for it."""
         if self.used + incoming <= self.limit and self.measured_at > -math.inf:
             return True
         async with self._walking:
@@ -90,7 +93,20 @@ class FolderBudget:
                 self.measured = await asyncio.to_thread(folder_bytes, self.root)
                 self.since -= since  # what arrived during the walk may be counted twice: safe side
                 self.measured_at = time.monotonic()
+                make_room = _room_makers.get(str(self.root))
+                over = self.used + incoming - self.limit
+                if over > 0 and make_room is not None:
+                    self.measured -= await asyncio.to_thread(make_room, over + self.limit // 10)
         return self.used + incoming <= self.limit
+
+
+_room_makers: dict[str, Callable[[int], int]] = {}
+
+
+def when_full(root: Path, make_room: Callable[[int], int]) -> None:
+    """Have make_room(n) free about n bytes of the upload folder `root` when an upload would
+    not fit (airken.web.server registers the sweeper's, which knows what the page still serves)."""
+    _room_makers[str(root)] = make_room
 
 
 def open_top_files(root: Path) -> set[str]:
