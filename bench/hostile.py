@@ -200,8 +200,10 @@ def _load_row(run: dict) -> str:
         return f"| {run['what']} | {run['error']} | | | | |"
     hostile = run.get("hostile_mixed_in") or run.get("slow_clients") or {}
     lat = run.get("latency_ms", {})
+    busy = hostile.get("refused_at_upload")
+    answered = f"{hostile.get('answered', '-')}{f' ({busy} busy)' if busy else ''}"
     return (f"| {run['what']} | {run['requests']} / {run['errors']} | {lat.get('p50')} / {lat.get('p95')} | "
-            f"{hostile.get('requests', '-')} / {hostile.get('answered', '-')} / {hostile.get('errors', '-')} | "
+            f"{hostile.get('requests', '-')} / {answered} / {hostile.get('errors', '-')} | "
             f"{(hostile.get('latency_ms') or {}).get('p95', '-')} | {run.get('rss_mb_before')} -> "
             f"{run.get('rss_mb_after')} |")
 
@@ -247,7 +249,8 @@ def markdown(result: dict) -> str:
         lines += ["## Good requests beside hostile ones", "",
                   "`bench/load.py`: client processes over the plain HTTP API, generated 640x480 sky photos; "
                   f"the model serves 2 calls at once. Target: good-request p95 under {TARGETS['good_p95_ms']:.0f} ms "
-                  "beside slow files, 0 errors.", "",
+                  "beside slow files, 0 errors. \"busy\": hostile uploads answered 503 when the upload folder was "
+                  "at its bound (AIRKEN_UPLOAD_DIR_MAX_BYTES).", "",
                   "| run | good requests / errors | good p50 / p95 ms | hostile sent / answered / errors | "
                   "hostile p95 ms | server RSS MB |", "|---|---:|---:|---:|---:|---:|"]
         lines += [_load_row(run) for run in result["load"]]

@@ -49,7 +49,14 @@ import numpy as np
 from PIL import Image
 
 from bench import rss_mb
-from bench.fixtures.gradio_http import CALL_TIMEOUT_S, GradioHTTP, api_prefix_of, http_get, predict_data
+from bench.fixtures.gradio_http import (
+    CALL_TIMEOUT_S,
+    GradioHTTP,
+    UploadRefused,
+    api_prefix_of,
+    http_get,
+    predict_data,
+)
 from bench.fixtures.hostile import make_hostile_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +140,7 @@ class ClientResult:
     hostile_answered: int = 0
     hostile_errors: int = 0
     hostile_error_samples: list[str] = field(default_factory=list)
+    hostile_refused_at_upload: int = 0
 
     def hostile(self, api: GradioHTTP, path: str) -> None:
         """Send one hostile file: a verdict or a refusal with a message is an answer."""
@@ -144,6 +152,9 @@ class ClientResult:
             event, payload = api.call("predict", predict_data(photo))
             answered = event == "complete" or (event == "error" and bool(payload.get("error")))
             why = f"{name}: {event} {str(payload)[:150]}"
+        except UploadRefused as err:  # a refusal with a message (the upload folder full: 503 "busy") answers too
+            answered, why = bool(err.text.strip()), f"{name}: {err}"[:300]
+            self.hostile_refused_at_upload += 1
         except Exception as err:  # counted and sampled, the run goes on
             answered, why = False, f"{name}: {type(err).__name__}: {err}"[:300]
         self.hostile_latencies_ms.append((time.perf_counter() - t0) * 1000)
@@ -267,6 +278,7 @@ def _hostile_stats(results: list[dict]) -> dict:
     lat = sorted(x for r in results for x in r["hostile_latencies_ms"])
     return {"requests": len(lat), "answered": sum(r["hostile_answered"] for r in results),
             "errors": sum(r["hostile_errors"] for r in results),
+            "refused_at_upload": sum(r["hostile_refused_at_upload"] for r in results),
             "error_samples": [s for r in results for s in r["hostile_error_samples"]][:5],
             "latency_ms": _percentiles(lat)}
 
