@@ -47,6 +47,7 @@ class Settings:
     min_side: int = 32  # AIRKEN_MIN_SIDE
     # the web app (airken.web.ui, airken.web.sweeper)
     temp_max_age_s: int = 900  # AIRKEN_TEMP_MAX_AGE_S
+    upload_dir_max_bytes: int = 500 * 1024 * 1024  # AIRKEN_UPLOAD_DIR_MAX_BYTES (airken.web.upload_guard)
     sessions: int = 200  # AIRKEN_SESSIONS
     batch_max_files: int = 100  # AIRKEN_BATCH_MAX_FILES
     log_level: str = "INFO"  # AIRKEN_LOG_LEVEL (app.py)
@@ -76,11 +77,20 @@ class Settings:
 
 
 DEFAULTS = Settings()
+_last: tuple[tuple[tuple[str, str], ...], Settings] | None = None  # (the AIRKEN_* variables, their Settings)
 
 
 def current() -> Settings:
-    """The settings as the environment gives them now."""
-    return Settings(**_app(DEFAULTS), **_services(DEFAULTS))
+    """The settings as the environment gives them now. Requests ask on every call: the
+    variables are parsed again only when one of them changed."""
+    global _last
+    airken_env = tuple(item for item in os.environ.items() if item[0].startswith("AIRKEN_"))
+    last = _last
+    if last is not None and last[0] == airken_env:
+        return last[1]
+    parsed = Settings(**_app(DEFAULTS), **_services(DEFAULTS))
+    _last = (airken_env, parsed)
+    return parsed
 
 
 def _app(d: Settings) -> dict:
@@ -101,6 +111,7 @@ def _app(d: Settings) -> dict:
         max_pixels=_number("AIRKEN_MAX_PIXELS", d.max_pixels, int),
         min_side=_number("AIRKEN_MIN_SIDE", d.min_side, int),
         temp_max_age_s=_number("AIRKEN_TEMP_MAX_AGE_S", d.temp_max_age_s, int),
+        upload_dir_max_bytes=_number("AIRKEN_UPLOAD_DIR_MAX_BYTES", d.upload_dir_max_bytes, int),
         sessions=_number("AIRKEN_SESSIONS", d.sessions, int),
         batch_max_files=_number("AIRKEN_BATCH_MAX_FILES", d.batch_max_files, int),
         log_level=_choice("AIRKEN_LOG_LEVEL", d.log_level, _LOG_LEVELS),

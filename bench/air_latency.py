@@ -4,7 +4,7 @@
 
 A photo with EXIF GPS and time is read by Predictor.predict, its air model asked through a
 client of a fake Open-Meteo on 127.0.0.1 that waits --latency-ms before each answer
-(tests/openmeteo_server.py): the first lookup of a place (a fresh client: new connection, cold
+(bench/fixtures/openmeteo_server.py): the first lookup of a place (a fresh client: new connection, cold
 cache; the same pixels without EXIF, given a new place each time) and the same place again
 (the cache per place and hour). "Extra" is the time above the same pixels read without a place
 (so without a lookup), p50 of --repeat runs each. Then with no network at all: the
@@ -26,15 +26,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from airken.airmodel.openmeteo import DEFAULT_AIR_URL, AirSettings, OpenMeteo
+from airken.airmodel.report import air_block
+from airken.core.predictor import Predictor, get_predictor
 from bench import REPO_ROOT, RESULTS_DIR, cpu_info, load_avg, offline_env
-
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-from exif_photos import EXAMPLES, photo_with_exif  # noqa: E402
-from openmeteo_server import FakeOpenMeteo  # noqa: E402
-
-from airken.airmodel.openmeteo import DEFAULT_AIR_URL, AirSettings, OpenMeteo  # noqa: E402
-from airken.airmodel.report import air_block  # noqa: E402
-from airken.core.predictor import Predictor, get_predictor  # noqa: E402
+from bench.fixtures.exif_photos import EXAMPLES, photo_with_exif
+from bench.fixtures.openmeteo_server import FakeOpenMeteo
 
 MUST = {"first_extra_over_latency_ms": 100.0, "cached_extra_ms": 5.0}
 

@@ -1,4 +1,4 @@
-"""Hostile files (tests/hostile.py's corpus): how long each one takes and how much memory
+"""Hostile files (bench/fixtures/hostile.py's corpus): how long each one takes and how much memory
 it costs through the command line and the HTTP API, and whether the server's memory comes
 back after repeated passes.
 
@@ -29,7 +29,9 @@ from pathlib import Path
 
 from airken.examples import EXAMPLES_DIR
 from bench import REPO_ROOT, RESULTS_DIR, cpu_info, load_avg, offline_env, rss_mb
-from bench.load import GradioHTTP, api_prefix_of, predict_data, start_server
+from bench.fixtures.gradio_http import GradioHTTP, api_prefix_of, predict_data
+from bench.fixtures.hostile import make_hostile_corpus
+from bench.load import start_server
 
 CLI_TIMEOUT_S = 120
 SETTLE_S = 3.0
@@ -51,14 +53,6 @@ LOAD_RUNS = {
     "2 clients, beside 2 streaming the costliest files still read": [
         "--concurrency", "2", "--slow-clients", "2", "--slow-set", "heavy"],
 }
-
-
-def hostile_corpus(folder: Path) -> list:
-    """tests/hostile.py's corpus (bad, odd and hostile files), written into folder."""
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from hostile import make_hostile_corpus
-
-    return make_hostile_corpus(folder)
 
 
 # Runs a command and prints its exit status, wall seconds and peak RSS (kB) on stderr. Linux
@@ -207,8 +201,10 @@ def _load_row(run: dict) -> str:
         return f"| {run['what']} | {run['error']} | | | | |"
     hostile = run.get("hostile_mixed_in") or run.get("slow_clients") or {}
     lat = run.get("latency_ms", {})
+    busy = hostile.get("refused_at_upload")
+    answered = f"{hostile.get('answered', '-')}{f' ({busy} busy)' if busy else ''}"
     return (f"| {run['what']} | {run['requests']} / {run['errors']} | {lat.get('p50')} / {lat.get('p95')} | "
-            f"{hostile.get('requests', '-')} / {hostile.get('answered', '-')} / {hostile.get('errors', '-')} | "
+            f"{hostile.get('requests', '-')} / {answered} / {hostile.get('errors', '-')} | "
             f"{(hostile.get('latency_ms') or {}).get('p95', '-')} | {run.get('rss_mb_before')} -> "
             f"{run.get('rss_mb_after')} |")
 
@@ -223,7 +219,7 @@ def markdown(result: dict) -> str:
         t = TARGETS
         lines += [
             "## Per file", "",
-            f"{files['files']} files (tests/badinputs.py and tests/hostile.py). CLI: `python -m airken predict "
+            f"{files['files']} files (bench/fixtures/badinputs.py and hostile.py). CLI: `python -m airken predict "
             "--json FILE`, a process per file (start-up included: "
             f"{files['cli_baseline']['s']} s and {files['cli_baseline']['peak_mb']} MB for a normal photo). "
             "API: upload + /call/predict on a warm server.", "",
@@ -254,7 +250,8 @@ def markdown(result: dict) -> str:
         lines += ["## Good requests beside hostile ones", "",
                   "`bench/load.py`: client processes over the plain HTTP API, generated 640x480 sky photos; "
                   f"the model serves 2 calls at once. Target: good-request p95 under {TARGETS['good_p95_ms']:.0f} ms "
-                  "beside slow files, 0 errors.", "",
+                  "beside slow files, 0 errors. \"busy\": hostile uploads answered 503 when the upload folder was "
+                  "at its bound (AIRKEN_UPLOAD_DIR_MAX_BYTES).", "",
                   "| run | good requests / errors | good p50 / p95 ms | hostile sent / answered / errors | "
                   "hostile p95 ms | server RSS MB |", "|---|---:|---:|---:|---:|---:|"]
         lines += [_load_row(run) for run in result["load"]]
@@ -279,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     result.update(started=started, cpu=cpu_info())
     with tempfile.TemporaryDirectory(prefix="airken-hostile-") as tmp:
         work = Path(tmp)
-        corpus = hostile_corpus(work / "corpus")
+        corpus = make_hostile_corpus(work / "corpus")
         if args.only in (None, "files"):
             result["files"] = files_part(corpus, work)
         if args.only in (None, "passes"):

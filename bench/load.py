@@ -12,7 +12,7 @@ gradio_client spends ~70 ms of client CPU per call and would measure itself. Pho
 generated 640x480 sky-like JPEG/PNG images, each request's bytes made unique so that
 Gradio's upload cache cannot deduplicate them. Only 127.0.0.1 is ever contacted.
 
-Hostile files (tests/hostile.py's corpus, built into a temp folder) can be mixed in: a
+Hostile files (bench/fixtures/hostile.py's corpus, built into a temp folder) can be mixed in: a
 share of every client's requests (--bad-share), and separate clients that send nothing but
 slow files (--slow-clients, --slow-set). Latency and errors are then reported for the good
 photos alone; a hostile file counts as answered when it gets a verdict or a refusal with a
@@ -23,13 +23,13 @@ Prints one summary line and a JSON object (also written with --json-out).
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import multiprocessing as mp
 import os
 import queue
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -43,18 +43,25 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
 
 from bench import rss_mb
+from bench.fixtures.gradio_http import (
+    CALL_TIMEOUT_S,
+    GradioHTTP,
+    UploadRefused,
+    api_prefix_of,
+    http_get,
+    predict_data,
+)
+from bench.fixtures.hostile import make_hostile_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 START_TIMEOUT_S = 120
-CALL_TIMEOUT_S = 60
 
 
 # ------------------------------------------------------------------ photos
@@ -133,6 +140,7 @@ class ClientResult:
     hostile_answered: int = 0
     hostile_errors: int = 0
     hostile_error_samples: list[str] = field(default_factory=list)
+    hostile_refused_at_upload: int = 0
 
     def hostile(self, api: GradioHTTP, path: str) -> None:
         """Send one hostile file: a verdict or a refusal with a message is an answer."""
@@ -144,6 +152,9 @@ class ClientResult:
             event, payload = api.call("predict", predict_data(photo))
             answered = event == "complete" or (event == "error" and bool(payload.get("error")))
             why = f"{name}: {event} {str(payload)[:150]}"
+        except UploadRefused as err:  # a refusal with a message (the upload folder full: 503 "busy") answers too
+            answered, why = bool(err.text.strip()), f"{name}: {err}"[:300]
+            self.hostile_refused_at_upload += 1
         except Exception as err:  # counted and sampled, the run goes on
             answered, why = False, f"{name}: {type(err).__name__}: {err}"[:300]
         self.hostile_latencies_ms.append((time.perf_counter() - t0) * 1000)
@@ -153,107 +164,6 @@ class ClientResult:
             self.hostile_errors += 1
             if len(self.hostile_error_samples) < 3:
                 self.hostile_error_samples.append(why)
-
-
-def predict_data(photo: object) -> list:
-    """The `data` of a plain-HTTP call of /predict: every input, the photo's optional latitude,
-    longitude, time, class prior and place profile null (`[photo]` alone works too: the app
-    fills in the inputs a call leaves out)."""
-    return [photo, None, None, None, None, None]
-
-
-class GradioHTTP:
-    """upload -> call -> event stream, over one keep-alive connection."""
-
-    def __init__(self, url: str, api_prefix: str):
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port or 80
-        self.prefix = api_prefix.rstrip("/")
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
-
-    def _reconnect(self) -> None:
-        self.conn.close()
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=CALL_TIMEOUT_S)
-
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        for attempt in (0, 1):  # a kept-alive connection may have been closed by the server
-            try:
-                self.conn.request(method, path, body=body, headers=headers or {})
-                return self.conn.getresponse()
-            except (ConnectionError, http.client.HTTPException):
-                self._reconnect()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def upload(self, name: str, data: bytes) -> str:
-        boundary = uuid.uuid4().hex
-        body = (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n"
-        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        resp = self._request("POST", f"{self.prefix}/upload", body,
-                             {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        text = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"upload HTTP {resp.status}: {text[:200]!r}")
-        return json.loads(text)[0]
-
-    def predict(self, server_path: str, name: str) -> dict:
-        file_data = {"path": server_path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-        event, payload = self.call("predict", predict_data(file_data))
-        if event != "complete":
-            raise RuntimeError(f"app {event}: {str(payload)[:200]}")
-        return payload[0]
-
-    def call(self, api_name: str, data: list) -> tuple[str, Any]:
-        """POST /call/<api_name> and read its event stream to the end: ("complete", outputs),
-        ("error", {"error": message or None, ...}), or ("http <status>", body)."""
-        resp = self._request("POST", f"{self.prefix}/call/{api_name}", json.dumps({"data": data}).encode(),
-                             {"Content-Type": "application/json"})
-        text = resp.read()
-        if resp.status != 200:
-            return f"http {resp.status}", text.decode("utf-8", "replace")
-        event_id = json.loads(text)["event_id"]
-        resp = self._request("GET", f"{self.prefix}/call/{api_name}/{event_id}")
-        if resp.status != 200:
-            return f"http {resp.status}", resp.read().decode("utf-8", "replace")
-        event = None
-        for _ in range(10_000):  # bounded: heartbeats, then one final event
-            line = resp.readline()
-            if not line:
-                break
-            line = line.decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                payload = json.loads(line.split(":", 1)[1].strip())
-                resp.read()  # drain so the connection can be reused
-                return event, payload
-        raise RuntimeError("event stream ended without a result")
-
-    def join(self, fn_index: int, data: list) -> tuple[str, Any]:
-        """What the page does: POST /queue/join for event fn_index in a new session, then
-        read the session's stream: ("complete", outputs), ("error", output), or ("http <status>", body)."""
-        session = uuid.uuid4().hex[:11]
-        body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-        resp = self._request("POST", f"{self.prefix}/queue/join", json.dumps(body).encode(),
-                             {"Content-Type": "application/json"})
-        text = resp.read()
-        if resp.status != 200:
-            return f"http {resp.status}", text.decode("utf-8", "replace")
-        resp = self._request("GET", f"{self.prefix}/queue/data?session_hash={session}")
-        for _ in range(10_000):
-            line = resp.readline()
-            if not line:
-                break
-            if line.startswith(b"data:"):
-                msg = json.loads(line[5:])
-                if msg.get("msg") == "process_completed":
-                    self._reconnect()  # the session's stream stays open: leave it
-                    output = msg.get("output") or {}
-                    return ("complete", output.get("data")) if msg.get("success") else ("error", output)
-        raise RuntimeError("queue stream ended without a result")
 
 
 def client_loop(url: str, api_prefix: str, seed: int, deadline: float, max_requests: int,
@@ -368,6 +278,7 @@ def _hostile_stats(results: list[dict]) -> dict:
     lat = sorted(x for r in results for x in r["hostile_latencies_ms"])
     return {"requests": len(lat), "answered": sum(r["hostile_answered"] for r in results),
             "errors": sum(r["hostile_errors"] for r in results),
+            "refused_at_upload": sum(r["hostile_refused_at_upload"] for r in results),
             "error_samples": [s for r in results for s in r["hostile_error_samples"]][:5],
             "latency_ms": _percentiles(lat)}
 
@@ -388,17 +299,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-    try:
-        conn.request("GET", parts.path or "/")
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def start_server(temp_dir: Path, max_age_s: int | None,
@@ -443,17 +343,17 @@ def cpu_s(pid: int | None) -> float | None:
         return None
 
 
+def clients_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children: the client processes
+    (a server this script started is still running, so it is not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def count_files(folder: Path | None) -> int | None:
     if folder is None or not folder.exists():
         return None if folder is None else 0
     return sum(len(files) for _, _, files in os.walk(folder))
-
-
-def api_prefix_of(url: str) -> str:
-    status, body = http_get(url.rstrip("/") + "/config")
-    if status != 200:
-        raise RuntimeError(f"/config answered HTTP {status}")
-    return json.loads(body).get("api_prefix", "/gradio_api")
 
 
 # ------------------------------------------------------------------ main
@@ -473,7 +373,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="soak: seconds to wait after the last request before counting files again")
     p.add_argument("--warmup", type=int, default=8)
     p.add_argument("--bad-share", type=float, default=0.0,
-                   help="this share of the requests sends a file of tests/hostile.py's corpus instead")
+                   help="this share of the requests sends a file of bench/fixtures/hostile.py's corpus instead")
     p.add_argument("--slow-clients", type=int, default=0, help="more clients that send only slow files")
     p.add_argument("--slow-set", choices=sorted(SLOW_SETS), default="issue",
                    help="issue: what issue #12 found slow; heavy: the costliest files still read")
@@ -484,9 +384,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def hostile_mix(args: argparse.Namespace, folder: Path) -> Hostile:
     if not (args.bad_share or args.slow_clients):
         return Hostile()
-    from bench.hostile import hostile_corpus
-
-    paths = {c.name: str(c.path) for c in hostile_corpus(folder)}
+    paths = {c.name: str(c.path) for c in make_hostile_corpus(folder)}
     return Hostile(paths=tuple(paths.values()), share=args.bad_share,
                    slow_paths=tuple(paths[name] for name in SLOW_SETS[args.slow_set]), slow_clients=args.slow_clients)
 
@@ -510,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         hostile = hostile_mix(args, work / "hostile")
         if args.warmup:
             run_clients(url, prefix, 1, 60, args.warmup)
-        before = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
+        before = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid),
+                  "clients_cpu_s": clients_cpu_s()}
         if args.soak:
             samples: list[tuple[float, float | None, int | None]] = []
             t_start = time.monotonic()
@@ -525,11 +424,15 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.settle)
         else:
             stats = run_clients(url, prefix, args.concurrency, args.duration, 10**9, hostile=hostile)
-        after = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid)}
+        after = {"rss_mb": rss_mb(pid), "temp_files": count_files(uploads), "cpu_s": cpu_s(pid),
+                 "clients_cpu_s": clients_cpu_s()}
         report.update(stats)
-        if before["cpu_s"] is not None and after["cpu_s"] is not None and stats["requests"]:
-            report["server_cpu_ms_per_request"] = round(
-                (after["cpu_s"] - before["cpu_s"]) * 1000 / (stats["requests"] + stats["errors"]), 1)
+        calls = stats["requests"] + stats["errors"]
+        if before["cpu_s"] is not None and after["cpu_s"] is not None and calls:
+            report["server_cpu_ms_per_request"] = round((after["cpu_s"] - before["cpu_s"]) * 1000 / calls, 1)
+        if calls:  # on 2 cores the clients compete with the server: what they take is worth knowing
+            clients_s = after["clients_cpu_s"] - before["clients_cpu_s"]
+            report["client_cpu_ms_per_request"] = round(clients_s * 1000 / calls, 1)
         for key in ("rss_mb", "temp_files"):
             report[f"{key}_before"], report[f"{key}_after"] = before[key], after[key]
     finally:
@@ -545,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     line = (f"{report['mode']}: {report['requests']} ok, {report['errors']} errors, "
             f"{report['requests_per_s']} req/s at concurrency {report['concurrency']}, "
             f"p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms")
+    if "server_cpu_ms_per_request" in report:
+        line += (f"; CPU per request: server {report['server_cpu_ms_per_request']} ms, "
+                 f"clients {report.get('client_cpu_ms_per_request')} ms")
     if args.soak or report.get("rss_mb_before") is not None:
         line += (f"; server RSS {report.get('rss_mb_before')} -> {report.get('rss_mb_after')} MB, "
                  f"temp files {report.get('temp_files_before')} -> {report.get('temp_files_after')}")

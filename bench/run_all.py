@@ -167,7 +167,10 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
                 "12mp_jpeg_keras_compiled_over_airken":
                     "12 MP JPEG: Keras path (predict_on_batch, compiled) p50 / airken p50",
                 "12mp_heic_thumbnail_airken_over_full_decode":
-                    "12 MP HEIC with an iPhone thumbnail: airken p50 / full pillow-heif decode p50"}.get(name, name)
+                    "12 MP HEIC with an iPhone thumbnail: airken p50 / full pillow-heif decode p50",
+                "12mp_jpeg_end_to_end_over_floor":
+                    "12 MP JPEG: airken end to end p50 / its floor (decode + model p50s, same run)",
+                }.get(name, name)
         rows.append((what, f"{t['value']}x", t["target"], _verdict(t["met"])))
     heic = results.get("heic_thumbnails") or {}
     if "n" in heic:

@@ -1,8 +1,10 @@
 """Shared pytest setup for tests/.
 
-tests/ is put on sys.path here so helper modules that live next to the tests (badinputs.py,
-hub_server.py, ...) import as plain `from badinputs import make_corpus` under every pytest
-import mode, including --import-mode=importlib, which would not add it by itself.
+tests/ is put on sys.path here so helper modules that live next to the tests (hub_server.py,
+test_browser.py's helpers, ...) import as plain `from hub_server import FakeHub` under every
+pytest import mode, including --import-mode=importlib, which would not add it by itself. What
+the benchmarks use too (the bad-file corpus, EXIF photos, the fake Open-Meteo, the plain HTTP
+client) lives in bench/fixtures, which never imports the tests.
 Tests never touch the network: the Hub is offline, Gradio analytics are off and the air-quality
 lookups go to a closed port on 127.0.0.1, unless a test points them at a fake server.
 """
@@ -117,7 +119,7 @@ class AppServer:
 @pytest.fixture(scope="session")
 def fake_air():
     """A fake Open-Meteo (air quality and geocoding) on 127.0.0.1 for the whole run."""
-    from openmeteo_server import FakeOpenMeteo
+    from bench.fixtures.openmeteo_server import FakeOpenMeteo
 
     with FakeOpenMeteo() as server:
         yield server

@@ -35,7 +35,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from local_http import LocalService, QuietHandler
+from bench.fixtures.local_http import LocalService, QuietHandler
 
 _RESOLVE = re.compile(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
 _UPLOAD = re.compile(r"/api/(?:models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)/(?P<verb>preupload|commit)/(?P<rev>[^/]+)")

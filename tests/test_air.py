@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from exif_photos import photo_with_exif
-from openmeteo_server import FakeOpenMeteo, daily_cycle
 
 from airken.airmodel.openmeteo import BUSY, NO_LIVE_DATA, OFF, AirError, AirSettings, OpenMeteo, round_place
 from airken.airmodel.planner import ACTIVITIES, best_windows, sun_elevation
@@ -18,6 +16,8 @@ from airken.core.classes import LABELS, class_for_pm25
 from airken.core.predictor import Predictor, get_predictor
 from airken.core.prior import WORLD_PRIOR
 from airken.core.witnesses import air_model_shares, combine
+from bench.fixtures.exif_photos import photo_with_exif
+from bench.fixtures.openmeteo_server import FakeOpenMeteo, daily_cycle
 
 REPORT_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}
 ROME = ZoneInfo("Europe/Rome")

@@ -10,8 +10,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from exif_photos import EXAMPLES, photo_with_exif
 from test_browser import CARD, LAPTOP, PHONE, SHOTS, _open, _serious_axe_violations, _upload
+
+from bench.fixtures.exif_photos import EXAMPLES, photo_with_exif
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),

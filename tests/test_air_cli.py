@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import offline_env
-from exif_photos import SKY, photo_with_exif
 
 from airken import cli
+from bench.fixtures.exif_photos import SKY, photo_with_exif
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AIR_KEYS = {"lat", "lon", "time", "pm25", "label", "source", "hourly", "best"}

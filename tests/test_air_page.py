@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from exif_photos import photo_with_exif
 from gradio_client import Client, handle_file
 from icalendar import Calendar
 
@@ -18,6 +17,7 @@ from airken.airmodel.report import air_block
 from airken.core import words
 from airken.core.verdict import Where
 from airken.web import forecast, outlook
+from bench.fixtures.exif_photos import photo_with_exif
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),

@@ -8,7 +8,6 @@ import io
 from datetime import datetime
 
 import pytest
-from exif_photos import photo_with_exif
 from hub_server import FakeHub
 from huggingface_hub import constants
 from PIL import ExifTags, Image
@@ -17,6 +16,7 @@ from verdicts import FakeLookup, with_lookup
 from airken.airmodel.donate import DonateSettings, Donations, clean_jpeg
 from airken.core.exif import read_taken
 from airken.core.intake import read_photo
+from bench.fixtures.exif_photos import photo_with_exif
 
 AIR = {"lat": 45.5, "lon": 9.2, "time": "2026-03-14T09:00+01:00", "pm25": 42.04, "label": "moderate"}
 REPO = "airken/donations"

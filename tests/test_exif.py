@@ -6,10 +6,10 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from exif_photos import SKY, exif_block, photo_with_exif
 from PIL import Image
 
 from airken.core.intake import read_photo
+from bench.fixtures.exif_photos import SKY, exif_block, photo_with_exif
 
 WHEN = datetime(2025, 3, 14, 9, 30)
 

@@ -6,7 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from badinputs import (
+from PIL import Image, ImageFile, JpegImagePlugin
+
+from airken.core import rgb
+from airken.core.intake import ImageRejected, IntakeLimits, load_image
+from bench.fixtures.badinputs import (
     ORIENT_STORE,
     _cases,
     jpeg_bytes,
@@ -15,10 +19,6 @@ from badinputs import (
     solid,
     upright_marker,
 )
-from PIL import Image, ImageFile, JpegImagePlugin
-
-from airken.core import rgb
-from airken.core.intake import ImageRejected, IntakeLimits, load_image
 
 CASE_NAMES = [c[0] for c in _cases()]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from exif_photos import photo_with_exif
-from openmeteo_server import daily_cycle
 
 from airken.airmodel.openmeteo import AirSettings
+from bench.fixtures.exif_photos import photo_with_exif
+from bench.fixtures.openmeteo_server import daily_cycle
 from train import label_photos
 from train.data import read_folder
 

@@ -29,7 +29,7 @@ def test_sky_photo_gets_a_full_verdict(predictor, monkeypatch):
     assert result.label in LABELS and not result.unsure and result.unsure_reason is None
     assert set(result.probabilities) == set(LABELS)
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
-    assert result.label == LABELS[verdict_class([result.probabilities[c] for c in LABELS], False)]  # no place: likeliest
+    assert result.label == LABELS[verdict_class([result.probabilities[c] for c in LABELS], False)]  # likeliest
     cls = class_by_name(result.label)
     assert (result.pm25_range, result.colour, result.headline, result.advice) == (
         cls.band, cls.colour, cls.headline, cls.advice)

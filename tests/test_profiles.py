@@ -9,13 +9,13 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from exif_photos import photo_with_exif
 
 from airken import calibrate, datafolder
 from airken.core import ordinal
 from airken.core.profiles import OLDER, BadProfile, Profile, check_name, load_profile, save_profile
 from airken.core.view import fit_view, without_noise
 from airken.examples import EXAMPLES_DIR as EXAMPLES
+from bench.fixtures.exif_photos import photo_with_exif
 
 CLEAR = ["clear-kite.jpg", "clear-mountains-picos-de-europa.jpg", "clear-bridge-cables.jpg"]
 

@@ -1,4 +1,4 @@
-"""Every bad, odd or hostile file (tests/badinputs.py and tests/hostile.py) through the two
+"""Every bad, odd or hostile file (bench/fixtures/badinputs.py and hostile.py) through the two
 outer doors: the command line and the web API. Each must end in a result or a message a
 person can act on: never a traceback, never a hang, never a memory blow-up. (How long each
 file takes and how much memory it costs is measured by bench/hostile.py, not asserted here.)
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import AppServer, offline_env
-from hostile import make_hostile_corpus
 
 from airken.core.classes import LABELS
+from bench.fixtures.hostile import make_hostile_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT_S = 300

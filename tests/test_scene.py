@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
 from PIL import Image, ImageFilter
 
 from airken.core.intake import load_image
@@ -27,6 +26,7 @@ from airken.core.scene import (
     sky_mask,
 )
 from airken.examples import EXAMPLES_DIR as EXAMPLES
+from bench.fixtures.badinputs import brick_wall, make_corpus, noise_image, sky_gradient, solid
 
 REFUSED_EXAMPLES = {"night-rocket-launch.jpg": MSG_NIGHT, "no-sky-coffee.jpg": MSG_NO_SKY}
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.jpg"))
@@ -183,6 +183,25 @@ def test_haze_map_is_the_dark_channel_of_the_haze_features():
     a = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     expected = _RAMP[dark_channel(a, 15)]
     assert np.array_equal(np.asarray(haze_map(Image.fromarray(a))), expected)
+
+
+def test_the_saturation_lookups_hold_what_the_float_work_gives():
+    """colour_features reads saturation and its histogram bin from tables of (max, min) pairs:
+    for every pair, the value _saturation works out and the bin np.histogram puts it in."""
+    from airken.core import haze_features as hf
+
+    top, low = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    pairs = (low <= top).ravel()
+    sat = hf._saturation(np.stack([top, low, low], axis=-1) / 255.0).ravel()[pairs]
+    assert np.array_equal(hf._SAT_BY_PAIR[pairs], sat)
+    bins = hf._SAT_BIN_BY_PAIR[pairs]
+    for k in range(hf.SAT_BINS):
+        counts, _ = np.histogram(sat[bins == k], bins=hf.SAT_BINS, range=(0.0, 1.0))
+        assert counts[k] == counts.sum() == (bins == k).sum()
+    x = np.random.default_rng(2).integers(0, 256, (50, 60, 3), dtype=np.uint8)
+    counts, _ = np.histogram(hf._saturation(x / 255.0), bins=hf.SAT_BINS, range=(0.0, 1.0))
+    entropy = hf.colour_features(x)[hf.FEATURE_NAMES.index("saturation_entropy")]
+    assert entropy == pytest.approx(hf._entropy(counts), abs=1e-6)
 
 
 def test_a_black_and_white_photo_is_read_but_never_relied_on():

@@ -76,7 +76,9 @@ def test_a_bad_value_is_logged_and_the_default_used(monkeypatch, caplog, name, r
         settings.current()  # the second time says nothing new
     assert sum(name in r.getMessage() for r in caplog.records) <= 1
     settings._warned.discard((name, raw))
+    monkeypatch.setattr(settings, "_last", None)  # parsed again, as in a fresh process
     with caplog.at_level(logging.WARNING, logger="airken.settings"):
+        caplog.clear()
         settings.current()
     assert any(name in r.getMessage() and raw in r.getMessage() for r in caplog.records)
 
@@ -96,3 +98,11 @@ def test_another_programs_flag_is_read_with_the_same_rule(monkeypatch, caplog, r
         assert settings.flag("HF_HUB_OFFLINE") is expected
     assert any("HF_HUB_OFFLINE" in r.getMessage() for r in caplog.records) == (raw == "2")
     settings._warned.discard(("HF_HUB_OFFLINE", raw))
+
+
+def test_a_changed_variable_is_seen_at_once_and_an_unchanged_one_not_parsed_again(monkeypatch):
+    assert settings.current() is settings.current()
+    monkeypatch.setenv("AIRKEN_MAX_BYTES", "1000")
+    assert settings.current().max_bytes == 1000
+    monkeypatch.delenv("AIRKEN_MAX_BYTES")
+    assert settings.current() == settings.DEFAULTS

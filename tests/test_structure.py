@@ -6,18 +6,18 @@ from __future__ import annotations
 import io
 
 import pytest
-from badinputs import ORIENT_STORE, jpeg_bytes, solid, upright_marker
-from hostile import (
+from PIL import GifImagePlugin, Image, TiffImagePlugin
+
+from airken.core import intake, structure
+from airken.core.intake import ImageRejected, load_image
+from bench.fixtures.badinputs import ORIENT_STORE, jpeg_bytes, solid, upright_marker
+from bench.fixtures.hostile import (
     gif_many_extensions,
     jpeg_many_app_segments,
     png_many_idat,
     tiff_many_pages,
     tiff_tiny_tiles,
 )
-from PIL import GifImagePlugin, Image, TiffImagePlugin
-
-from airken.core import intake, structure
-from airken.core.intake import ImageRejected, load_image
 
 
 @pytest.mark.parametrize("make, at_limit, over", [

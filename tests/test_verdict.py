@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from exif_photos import photo_with_exif
 from verdicts import FakeLookup, clean_profile, neutral, report, with_lookup
 
 from airken.airmodel.openmeteo import NO_LIVE_DATA, AirError
@@ -23,6 +22,7 @@ from airken.core.verdict import Verdict, Where
 from airken.core.witnesses import air_model_shares
 from airken.core.words import UNSURE_HEADLINE, UNSURE_PLAN
 from airken.web import card, handlers
+from bench.fixtures.exif_photos import photo_with_exif
 
 SKY = Path(__file__).resolve().parents[1] / "assets" / "examples" / "clear-mountains-picos-de-europa.jpg"
 MILAN = dict(latitude=45.46, longitude=9.19, place_name="Milan")

@@ -67,10 +67,24 @@ def min_filter(x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _entropy(values: np.ndarray, bins: int = SAT_BINS) -> float:
-    hist, _ = np.histogram(values, bins=bins, range=(0.0, 1.0))
+def _entropy(hist: np.ndarray) -> float:
+    """Entropy of a histogram's counts, 0-1."""
     p = hist[hist > 0] / max(1, hist.sum())
-    return float(-(p * np.log2(p)).sum() / np.log2(bins))
+    return float(-(p * np.log2(p)).sum() / np.log2(len(hist)))
+
+
+def _saturation_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The saturation of every (max, min) pair of 8-bit values, as _saturation works it out on
+    a photo's 0-1 pixels, and its bin in np.histogram(sat, SAT_BINS, (0, 1)) ([k/16, (k+1)/16),
+    the last one closed): a photo's saturation and histogram are then lookups, not float work."""
+    top, low = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    sat = _saturation(np.stack([top, low, low], axis=-1) / 255.0).ravel()
+    edges = np.linspace(0.0, 1.0, SAT_BINS + 1)
+    bins = np.minimum(np.searchsorted(edges, sat, side="right") - 1, SAT_BINS - 1)
+    return sat, bins
+
+
+_SAT_BY_PAIR, _SAT_BIN_BY_PAIR = _saturation_tables()
 
 
 def _edge_density(grey: np.ndarray) -> float:
@@ -91,17 +105,19 @@ def colour_features(x: np.ndarray) -> np.ndarray:
     rgb = x.astype(np.float64) / 255.0
     sky = rgb[: max(1, rgb.shape[0] // 3)]
     r, g, b = (sky[..., i].mean() for i in range(3))
-    sat = _saturation(rgb)
+    top, low = _channel_max_min(x)  # on uint8: the same order as on 0-1 floats, and exact
+    pair = top.astype(np.intp) * 256 + low
+    sat = _SAT_BY_PAIR.take(pair)  # what _saturation(rgb) gives, value for value
     sky_sat = sat[: sky.shape[0]]
     grey = _grey(rgb)
-    dark = dark_channel(x) / 255.0  # on uint8: a quarter of the memory traffic, same values
+    dark = min_filter(low, DARK_PATCH) / 255.0  # dark_channel(x): minima commute with the scaling
     feats = (
         (b + _EPS) / (r + _EPS),
         b / (r + g + b + _EPS),
         grey[: sky.shape[0]].mean(),
         sky_sat.mean(),
         sat.mean(),
-        _entropy(sat),
+        _entropy(np.bincount(_SAT_BIN_BY_PAIR.take(pair).ravel(), minlength=SAT_BINS)),
         dark.mean(),
         dark[: sky.shape[0]].mean(),
         grey.std(),

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from airken.core.haze_features import dark_channel
+from airken.core.pixels import box3, box_mean, grow, laplacian, local_gradient, max_min
 
 GRID = 128  # long side of the grid the sky mask is computed on: smooth, and fast
 
@@ -89,7 +90,7 @@ WARN_BLUR = "The photo looks blurred: hold the camera still for a sharper pictur
 UNRELIABLE_WARNINGS = frozenset({WARN_GREY, WARN_LITTLE_SKY, WARN_DIM, WARN_CLIPPED, WARN_SUN})
 
 
-# ---------------------------------------------------------------- small array helpers
+# ---------------------------------------------------------------- the arrays the checks read
 
 
 def _as_array(img: Image.Image) -> np.ndarray:
@@ -106,59 +107,26 @@ def _grid(img: Image.Image) -> np.ndarray:
     scale = GRID / max(img.size)
     if scale < 1:
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        img = img.convert("RGB").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        img = (img if img.mode == "RGB" else img.convert("RGB")).resize(size, Image.Resampling.BILINEAR,
+                                                                         reducing_gap=2.0)
     return _as_array(img)
 
 
-def _box3(x: np.ndarray) -> np.ndarray:
-    p = np.pad(x, 1, mode="edge")
-    h, w = x.shape
-    return sum(p[i : i + h, j : j + w] for i in range(3) for j in range(3)) / 9.0
+@dataclass(frozen=True)
+class _Grid:
+    """The coarse grid the sky is found on, with what several checks read of it (worked out once)."""
 
+    rgb: np.ndarray  # float32 (h, w, 3)
+    v: np.ndarray  # max of R, G, B
+    low: np.ndarray  # min of R, G, B
+    saturation: np.ndarray  # HSV's: (max - min) / max
+    luma: np.ndarray
 
-def _local_gradient(y: np.ndarray) -> np.ndarray:
-    """Largest step to a neighbour, averaged over 3x3: low on sky, high on texture."""
-    gx = np.zeros_like(y)
-    gy = np.zeros_like(y)
-    gx[:, 1:] = np.abs(np.diff(y, axis=1))
-    gy[1:] = np.abs(np.diff(y, axis=0))
-    return _box3(np.maximum(gx, gy))
-
-
-def _grow(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Pixels of `allowed` 4-connected to `seed`.
-
-    Flood fill by whole runs: a straight run of allowed pixels touched by the region joins it
-    at once, alternating rows and columns until nothing changes. That takes as many rounds as
-    the region's paths have turns, not as many as they have pixels.
-    """
-    m = seed & allowed
-    for i in range(2 * allowed.size):
-        axis = i % 2
-        n = _fill_runs(m, allowed) if axis == 0 else _fill_runs(m.T, allowed.T).T
-        if i > 0 and np.array_equal(n, m):
-            break
-        m = n
-    return m
-
-
-def _fill_runs(m: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Every run (along rows) of `allowed` that holds a pixel of `m`."""
-    starts = allowed.copy()
-    starts[:, 1:] &= ~allowed[:, :-1]
-    run_id = np.cumsum(starts.ravel())  # constant along each run of allowed pixels
-    hit = np.zeros(int(run_id[-1]) + 1 if run_id.size else 1, dtype=bool)
-    hit[run_id[(m & allowed).ravel()]] = True
-    return hit[run_id].reshape(m.shape) & allowed
-
-
-def _laplacian_var(y: np.ndarray, mask: np.ndarray | None = None) -> float:
-    if y.shape[0] < 3 or y.shape[1] < 3:
-        return 0.0
-    lap = 4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:]
-    if mask is not None:
-        lap = lap[mask[1:-1, 1:-1]]
-    return float(lap.var()) if lap.size else 0.0
+    @classmethod
+    def of(cls, img: Image.Image) -> _Grid:
+        a = _grid(img)
+        v, low = max_min(a)
+        return cls(a, v, low, (v - low) / np.maximum(v, 1.0), _luma(a))
 
 
 # ---------------------------------------------------------------- sky
@@ -174,12 +142,11 @@ def _fine_texture(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(pooled)
 
 
-def _sky_from_grid(a: np.ndarray, fine: np.ndarray) -> np.ndarray:
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    v = a.max(-1)
-    s = (v - a.min(-1)) / np.maximum(v, 1.0)
+def _sky_from_grid(grid: _Grid, fine: np.ndarray) -> np.ndarray:
+    r, g, b = grid.rgb[..., 0], grid.rgb[..., 1], grid.rgb[..., 2]
+    v, s = grid.v, grid.saturation
     # Coarse steps (edges, clouds) and fine texture (windows, leaves, noise) both rule out sky.
-    grad = np.where(fine > 12.0, np.inf, _local_gradient(_luma(a)))
+    grad = np.where(fine > 12.0, np.inf, local_gradient(grid.luma))
     blueish = b >= r - 8
     # Haze over polluted cities is grey-brown, so low-saturation warm tones count as sky.
     dull = s < 0.35
@@ -196,7 +163,7 @@ def _sky_from_grid(a: np.ndarray, fine: np.ndarray) -> np.ndarray:
     # wooden table at the top of a frame does not pass for a sunset.
     seed = np.zeros_like(candidate)
     seed[: max(1, candidate.shape[0] // 6)] = True
-    return _grow(seed & cool, candidate)
+    return grow(seed & cool, candidate)
 
 
 def _upscale_mask(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -211,26 +178,26 @@ def sky_mask(img: Image.Image) -> np.ndarray:
     return _upscale_mask(_sky(img, _luma(_as_array(img)))[1], img.size)
 
 
-def _sky(img: Image.Image, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(grid RGB array, sky mask on that grid); y is the image's full-resolution luma."""
-    g = _grid(img)
-    return g, _sky_from_grid(g, _fine_texture(y, g.shape[:2]))
+def _sky(img: Image.Image, y: np.ndarray) -> tuple[_Grid, np.ndarray]:
+    """(the grid, the sky mask on it); y is the image's full-resolution luma."""
+    grid = _Grid.of(img)
+    return grid, _sky_from_grid(grid, _fine_texture(y, grid.v.shape))
 
 
-def _sun_fraction(a: np.ndarray, sky: np.ndarray) -> float:
+def _sun_fraction(grid: _Grid, sky: np.ndarray) -> float:
     """Area (share of the frame) of the one small, compact, clipped blob set inside the sky.
 
     That is the sun. Blown-out hazy sky is clipped too, but it spreads to the frame's
     edges, so blobs touching the top or sides are not counted; bright clouds make several
     patches rather than one.
     """
-    y = _box3(_luma(a))
+    y = box3(grid.luma)
     clipped = y >= 250
     if not clipped.any():
         return 0.0
     seed = np.zeros_like(clipped)
     seed[np.unravel_index(int(np.argmax(y)), y.shape)] = True
-    blob = _grow(seed, clipped)
+    blob = grow(seed, clipped)
     if blob.sum() < 0.7 * clipped.sum():
         return 0.0  # several white patches: bright clouds, not one sun
     rows, cols = np.nonzero(blob)
@@ -240,18 +207,10 @@ def _sun_fraction(a: np.ndarray, sky: np.ndarray) -> float:
     compact = blob.sum() / ((np.ptp(rows) + 1) * (np.ptp(cols) + 1)) > 0.4
     ring = blob.astype(np.float32)
     for _ in range(3):
-        ring = _box3(ring)
+        ring = box3(ring)
     ring = (ring > 0) & ~blob  # three pixels around the blob
     in_sky = ring.any() and (ring & sky).sum() >= 0.3 * ring.sum()
     return float(blob.mean()) if compact and in_sky else 0.0
-
-
-def _box_mean(x: np.ndarray, k: int) -> np.ndarray:
-    """k x k box mean (k odd) via summed-area table."""
-    r = k // 2
-    c = np.pad(np.pad(x, r, mode="edge").cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    h, w = x.shape
-    return (c[k : k + h, k : k + w] - c[:h, k : k + w] - c[k : k + h, :w] + c[:h, :w]) / (k * k)
 
 
 def _lights_fraction(y: np.ndarray) -> float:
@@ -260,7 +219,10 @@ def _lights_fraction(y: np.ndarray) -> float:
     low = y[y.shape[0] // 3 :]
     if low.size == 0:
         return 0.0
-    spots = (low > 170) & (low - _box_mean(low, 9) > 50)
+    bright = low > 170
+    if not bright.any():  # no spot can be lit: the 9x9 means are not needed
+        return 0.0
+    spots = bright & (low - box_mean(low, 9) > 50)
     return float(spots.mean())
 
 
@@ -269,16 +231,13 @@ def _lights_fraction(y: np.ndarray) -> float:
 
 def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOLDS) -> dict[str, float]:
     """Numbers behind check_scene, all plain floats (JSON-safe: -1.0 where undefined)."""
-    a = _as_array(img)
-    y = _luma(a)
-    g, sky = _sky(img, y)
-    gy = _luma(g)
-    gv = g.max(-1)
+    y = _luma(_as_array(img))
+    grid, sky = _sky(img, y)
+    gy, gv = grid.luma, grid.v
     has_sky = sky.mean() >= 0.01
-    spread = gv - g.min(-1)
-    sat = spread / np.maximum(gv, 1.0)
     top = max(1, gy.shape[0] // 3)
     ground = ~_upscale_mask(sky, img.size)
+    lap = laplacian(y)
     return {
         "mean_luma": float(y.mean()),
         "contrast": float(y.std()),
@@ -286,16 +245,23 @@ def scene_stats(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOL
         "clipped_fraction": float((y >= thresholds.clip_luma).mean()),
         "sky_fraction": float(sky.mean()),
         "sky_v90": float(np.percentile(gv[sky], 90)) if has_sky else -1.0,
-        "sky_saturation": float(np.median(sat[sky])) if has_sky else -1.0,
+        "sky_saturation": float(np.median(grid.saturation[sky])) if has_sky else -1.0,
         "top_ratio": float(gy[:top].mean() / max(float(gy.mean()), 1.0)),
         "top_v50": float(np.median(gv[:top])),
         "lights_fraction": _lights_fraction(y),
-        "sharpness": _laplacian_var(y),
-        "ground_sharpness": _laplacian_var(y, ground) if ground.mean() >= 0.1 else -1.0,
-        "sun_fraction": _sun_fraction(g, sky),
+        "sharpness": _variance(lap),
+        "ground_sharpness": _variance(lap, ground) if ground.mean() >= 0.1 else -1.0,
+        "sun_fraction": _sun_fraction(grid, sky),
         # 99th percentile of max(R, G, B) - min(R, G, B) on the grid: 0 for a black-and-white picture
-        "colour_spread": float(np.percentile(spread, 99)),
+        "colour_spread": float(np.percentile(gv - grid.low, 99)),
     }
+
+
+def _variance(lap: np.ndarray | None, mask: np.ndarray | None = None) -> float:
+    """Variance of the Laplacian (inside mask, at the image's size): how sharp the picture is."""
+    if lap is not None and mask is not None:
+        lap = lap[mask[1:-1, 1:-1]]
+    return float(lap.var()) if lap is not None and lap.size else 0.0
 
 
 def check_scene(img: Image.Image, thresholds: SceneThresholds = DEFAULT_THRESHOLDS) -> SceneReport:

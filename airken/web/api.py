@@ -6,7 +6,9 @@ label-less one parameter_<id> or value_<id>) and an example a caller could send.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -73,11 +75,19 @@ def air_output() -> gr.JSON:
 
 def verdict_output() -> gr.JSON:
     """A hidden JSON output that tells API callers the shape of Verdict.to_dict()."""
-    from airken.core.verdict import Verdict
 
     component = gr.JSON(visible=False, label="Verdict")
-    component.api_info = lambda: json_schema(Verdict)
+    # Gradio asks for it again with every call's session config: work it out once.
+    component.api_info = lambda: copy.deepcopy(verdict_schema())
     return component
+
+
+@functools.cache
+def verdict_schema() -> dict[str, Any]:
+    """JSON schema of Verdict.to_dict() (cached: a caller that changes it must copy it first)."""
+    from airken.core.verdict import Verdict
+
+    return json_schema(Verdict)
 
 
 def json_schema(hint: Any) -> dict[str, Any]:

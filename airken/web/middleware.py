@@ -22,6 +22,8 @@ Gradio would fail with a 500.
   null (`{"data": [photo]}` works), a file reference is handed to the app's upload rule
   (airken.web.uploads), which answers with a message, and what no rule can mend (too many
   inputs, an unknown name, a number for a photo) answers 422 with the inputs it takes.
+- Uploads: a cut-off upload is deleted at once, and the upload folder has a size bound
+  (airken.web.upload_guard).
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from airken.web.upload_guard import UploadGuard
 
 FRAME_ANCESTORS = "'self' https://huggingface.co https://*.huggingface.co https://*.hf.space"
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -253,7 +257,7 @@ def _replay(chunks: list[bytes], receive: Callable, complete: bool, then: dict |
 
 
 def middleware() -> list[Middleware]:
-    return [Middleware(SecurityHeaders), Middleware(PublicCalls)]
+    return [Middleware(SecurityHeaders), Middleware(UploadGuard), Middleware(PublicCalls)]  # the first is the outermost
 
 
 def exception_handlers() -> dict:

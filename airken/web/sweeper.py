@@ -44,12 +44,18 @@ def _snapshot(items: Iterable[str]) -> list[str]:
     return []
 
 
-def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
-    """Delete the files this app put in Gradio's temp folder (uploads, result images, CSVs)
-    that are older than max_age_s, and their emptied per-file folders. Returns the count."""
+def _kept(demo: gr.Blocks) -> set[str]:
+    """Files the page itself serves from the temp folder (Gradio's copies of the examples)."""
     keep: set[str] = set()
     for block in _snapshot(demo.blocks.values()):
         keep.update(_snapshot(getattr(block, "keep_in_cache", ())))
+    return keep
+
+
+def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
+    """Delete the files this app put in Gradio's temp folder (uploads, result images, CSVs)
+    that are older than max_age_s, and their emptied per-file folders. Returns the count."""
+    keep = _kept(demo)
     upload_root = Path(demo.GRADIO_CACHE).resolve()
     now, removed = time.time(), 0
     for files in _snapshot(demo.temp_file_sets):
@@ -76,6 +82,37 @@ def sweep_temp_files(demo: gr.Blocks, max_age_s: float) -> int:
     # copied with its old modification time must not go as "untracked".
     tracked = {p for files in _snapshot(demo.temp_file_sets) for p in _snapshot(files)}
     return removed + sweep_untracked(upload_root, keep | tracked, max_age_s, at_shutdown=max_age_s < 0)
+
+
+# An upload is read within seconds of arriving; a page may read it again (another click, a
+# shared photo) for a while. When the folder is at its bound, files older than this make room.
+EVICT_AFTER_S = 60.0
+
+
+def make_room(demo: gr.Blocks, need: int, min_age_s: float = EVICT_AFTER_S) -> int:
+    """Delete this app's oldest files (uploads and results that arrived over min_age_s ago;
+    never the examples the page serves) until `need` bytes are freed. Returns the bytes freed.
+    airken.web.upload_guard asks for it when an upload would take the folder past its bound."""
+    keep, now, root = _kept(demo), time.time(), os.path.realpath(demo.GRADIO_CACHE)
+    candidates = []
+    for path in {p for files in _snapshot(demo.temp_file_sets) for p in _snapshot(files)} - keep:
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if now - st.st_ctime > min_age_s:
+                candidates.append((st.st_ctime, st.st_size, path))
+    freed = 0
+    for _, size, path in sorted(candidates):  # oldest first
+        if freed >= need:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+            freed += size
+            folder = os.path.dirname(path)
+            if os.path.realpath(folder) != root:
+                with contextlib.suppress(OSError):  # its per-file folder, when that was all it held
+                    os.rmdir(folder)
+    log.info("upload folder at its bound: %d bytes of older files made room", freed)
+    return freed  # the sets forget the paths at the next sweep, when they are found missing
 
 
 # At shutdown, a temp file directly in the upload folder that has not grown for this long

@@ -21,9 +21,8 @@ from airken.airmodel.openmeteo import default_client
 from airken.airmodel.planner import ACTIVITIES
 from airken.core.predictor import Predictor
 from airken.examples import example_paths, title
-from airken.web import api, card, handlers, outlook, sweeper, text
+from airken.web import api, card, handlers, outlook, server, sweeper, text
 from airken.web.about import about_page
-from airken.web.middleware import exception_handlers, middleware
 
 PAGE_CSS = Path(__file__).resolve().parent / "page.css"
 PRIVATE = dict(api_visibility="private")
@@ -250,7 +249,6 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
     file sweeper, and the upload cap (Gradio refuses files above the intake's byte limit
     before they reach the app). Run history is off: visitors' photos are not kept anywhere.
     """
-    every_s, max_age_s = sweeper.temp_policy()
     env = settings.current()
     options: dict[str, Any] = dict(
         server_name=host, server_port=port, max_file_size=env.max_bytes, css_paths=[PAGE_CSS],
@@ -259,8 +257,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, **
         # only drops the oldest past this count. The page keeps nothing between events, so
         # a small cap bounds memory (default 10000: ~80 KB each, close to 1 GB) at no cost.
         state_session_capacity=env.sessions,
-        app_kwargs={"lifespan": sweeper.lifespan(demo, every_s, max_age_s), "middleware": middleware(),
-                    "exception_handlers": exception_handlers()},
+        app_kwargs=server.app_kwargs(demo),
     )
     options.update(kwargs)
     return demo.launch(**options)
