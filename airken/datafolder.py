@@ -1,6 +1,6 @@
 """A data folder: photos in ``images/`` and one row per photo in ``labels.csv``.
 
-train/ trains on such folders, ``airken calibrate`` fits a place profile on one, and the
+train/ trains on such folders, ``airken calibrate`` fits a calibration profile on one, and the
 photo donations and ``train.label_photos`` write them. One set of rules for all:
 
 - columns: ``file`` and ``pm25`` or ``label``; optional ``date``, ``timestamp_local``,

@@ -51,7 +51,7 @@ def settings_of(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict_summary(found: dict) -> dict:
-    """The compact part of train.verdicts a model carries: prior, unsure answers, place profiles."""
+    """The compact part of train.verdicts a model carries: prior, unsure answers, three-offset profiles."""
     sel = found["selective"]["world"]
     return {"prior": {name: {k: t["pooled"][k] for k in ("balanced_accuracy", "ece", "accuracy")}
                       for name, t in found["priors"].items()},

@@ -199,7 +199,7 @@ def _places_lines(metrics: dict) -> list[str]:
                 witnesses, ""]
     verdicts = verdicts_markdown(metrics.get("places"))
     if verdicts:
-        out += ["### The class prior, unsure answers and place profiles, on the same places", "",
+        out += ["### The class prior, unsure answers and the earlier three-offset profiles, on the same places", "",
                 "(`python -m train.verdicts`)", "", verdicts, ""]
     examples = (metrics.get("examples") or {}).get("markdown")
     if examples:

@@ -11,7 +11,7 @@ the model never saw:
 2. the class prior (airken.core.prior): no correction, the world prior;
 3. the "unsure" threshold, chosen on held-out places the same way, and selective accuracy
    at fixed coverage;
-4. per-place profiles (airken.core.profiles) fitted on k = 3, 5, 10 hourly readings of the
+4. the three-offset profiles of earlier versions (below) fitted on k = 3, 5, 10 hourly readings of the
    held-out place, tested on its other readings, beside zero-shot on the same frames;
 5. the example photos of the app (airken.examples): verdict, confidence, scene warnings.
 
@@ -309,8 +309,8 @@ def report_lines(system: str, r: dict[str, Any]) -> list[str]:
 def write(results: dict[str, dict[str, Any]], folder: Path) -> None:
     (folder / "verdicts.json").write_text(json.dumps(evaluate.to_jsonable(results), indent=2))
     lines = ["# Verdicts under leave-one-place-out", "",
-             "What the app's steps after the network (temperature, prior, unsure threshold, place profiles) do on "
-             "places the model never saw.", ""]
+             "What the app's steps after the network (temperature, prior, unsure threshold, three-offset "
+             "profiles) do on places the model never saw.", ""]
     for system, r in results.items():
         lines += report_lines(system, r)
     (folder / "verdicts.md").write_text("\n".join(lines))

@@ -131,8 +131,8 @@ def verdicts_markdown(places: dict | None, share: Share = two_places) -> str:
     lines += ["", f"Answers shown as a verdict rather than \"can't tell\" (confidence at least {share(u['ship'])}, "
               "chosen on the other places): "
               f"{u['coverage']:.0%} of the photos, right {kept} of the time (all answers: {u['accuracy_all']:.0%}).",
-              "", "**With a few readings of your own view** (`airken calibrate`): a place profile fitted "
-              "on k hourly readings of the held-out place, tested on its other readings.", "",
+              "", "**With a few readings of your own view** (the three-offset profile of earlier versions): a "
+              "profile fitted on k hourly readings of the held-out place, tested on its other readings.", "",
               "| readings k | places | balanced accuracy with the profile | without it, same photos |",
               "|---:|---|---:|---:|"]
     for row in v["few_shot"].values():
