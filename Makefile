@@ -45,7 +45,7 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json
 
 # The README's screenshots, taken by the browser test (re-run after shipping a new model).
 screenshots: $(VENV)/.test-installed browser $(AXE)
-	AIRKEN_SCREENSHOTS=docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/test_browser.py -q
+	AIRKEN_SCREENSHOTS=docs/screenshots HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/test_browser.py tests/test_air_browser.py -q
 
 # The training tests again under TensorFlow 2.15 / Keras 2 (the Gaudi stack's version).
 TF215 := .venv-tf215

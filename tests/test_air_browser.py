@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from test_browser import CARD, LAPTOP, PHONE, SHOTS, _open, _serious_axe_violations, _upload
+from test_browser import CARD, LAPTOP, PHONE, SHOTS, _open, _serious_axe_violations, _shoot, _upload
 
 from bench.fixtures.exif_photos import EXAMPLES, photo_with_exif
 
@@ -88,8 +88,7 @@ def test_laptop_photo_with_gps_shows_the_air_and_a_calendar_file(browser, app_ur
     with page.expect_download() as download:
         page.get_by_role("button", name="Add the best time for children playing outside to your calendar").click()
     assert "SUMMARY:Children playing outside:" in open(download.value.path(), encoding="utf-8").read()
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(SHOTS / "air-desktop.png"), full_page=True)
+    _shoot(page, "air-desktop")  # also one of the README's pictures (make screenshots)
     page.get_by_text("Hour by hour").click()  # the table too
     assert _serious_axe_violations(page) == []
     page.close()
