@@ -169,6 +169,8 @@ def _emit(path: str, result: Verdict | None, as_json: bool, error: str | None = 
         return
     row = record(path, result, error)  # the page's words and percentages
     notes = row["why unsure"] or row["notes"] or ""
+    if result is not None and result.profile:  # said on every row: the table may be cut by `head`
+        notes = f"Calibrated by the profile {result.profile!r}. {notes}".strip()
     print(_table_line(_short(path), *(cell(c, row[c]) for c in TABLE[:-1]), notes), flush=True)
 
 

@@ -230,6 +230,8 @@ def test_calibrate_writes_a_profile_that_predict_uses(tmp_path):
     record = json.loads(calibrated.stdout.splitlines()[0])
     assert calibrated.returncode == 0 and record["profile"] == "balcony" and record["prior"] is None
     assert record["basis"] == "profile"
+    table = airken("predict", "--profile", "balcony", str(EXAMPLES / "clear-kite.jpg"), env=env)
+    assert "Calibrated by the profile 'balcony'." in table.stdout  # the table says a profile was applied
     assert record["label"] == "healthy"  # a view calibrated on clean days reads its clean day as healthy
 
 
