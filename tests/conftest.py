@@ -116,6 +116,18 @@ class AppServer:
         return self.audit_log.read_text().splitlines() if self.audit_log.exists() else []
 
 
+@pytest.fixture
+def online_hub(monkeypatch):
+    """A fake Hugging Face Hub on 127.0.0.1 that huggingface_hub in this process talks to."""
+    from hub_server import FakeHub
+    from huggingface_hub import constants
+
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs with HF_HUB_OFFLINE=1
+        yield server
+
+
 @pytest.fixture(scope="session")
 def fake_air():
     """A fake Open-Meteo (air quality and geocoding) on 127.0.0.1 for the whole run."""

@@ -8,7 +8,6 @@ import io
 from datetime import datetime
 
 import pytest
-from hub_server import FakeHub
 from huggingface_hub import constants
 from PIL import ExifTags, Image
 from verdicts import FakeLookup, with_lookup
@@ -20,14 +19,6 @@ from bench.fixtures.exif_photos import photo_with_exif
 
 AIR = {"lat": 45.5, "lon": 9.2, "time": "2026-03-14T09:00+01:00", "pm25": 42.04, "label": "moderate"}
 REPO = "airken/donations"
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    with FakeHub() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs with HF_HUB_OFFLINE=1
-        yield server
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def test_off_unless_configured(monkeypatch):
     assert DonateSettings.from_env().enabled
 
 
-def test_shared_photos_are_committed_in_batches(hub, photo, tmp_path):
+def test_shared_photos_are_committed_in_batches(online_hub, photo, tmp_path):
     donations = donations_for(tmp_path)
     try:
         for session in ("s1", "s2", "s3"):
@@ -69,8 +60,8 @@ def test_shared_photos_are_committed_in_batches(hub, photo, tmp_path):
     finally:
         donations.close()
     # The scheduler pushes once when it starts, then every `every_min`: here the flush.
-    assert 1 <= len(hub.commit_log) <= 2 and {repo for repo, _, _ in hub.commit_log} == {REPO}
-    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    assert 1 <= len(online_hub.commit_log) <= 2 and {repo for repo, _, _ in online_hub.commit_log} == {REPO}
+    files = online_hub.repos[REPO].commits[online_hub.repos[REPO].refs["main"]]
     prefix = f"donations/{donations.instance}/"
     assert all(p.startswith(prefix) for p in files)
     assert sum(p.endswith(".jpg") for p in files) == 3 and prefix + "labels.csv" in files
@@ -92,7 +83,7 @@ def _only_time_and_rounded_place(image: Image.Image) -> None:
     assert max(image.size) <= 448
 
 
-def test_the_committed_folder_is_a_training_data_folder(hub, photo, tmp_path):
+def test_the_committed_folder_is_a_training_data_folder(online_hub, photo, tmp_path):
     from train.data import read_folder
 
     donations = donations_for(tmp_path)
@@ -101,7 +92,7 @@ def test_the_committed_folder_is_a_training_data_folder(hub, photo, tmp_path):
         donations.flush()
     finally:
         donations.close()
-    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    files = online_hub.repos[REPO].commits[online_hub.repos[REPO].refs["main"]]
     prefix = f"donations/{donations.instance}/"
     for path, data in files.items():
         out = tmp_path / "download" / path.removeprefix(prefix)
@@ -112,7 +103,7 @@ def test_the_committed_folder_is_a_training_data_folder(hub, photo, tmp_path):
     assert samples[0].pm25 == 42.0 and samples[0].hour == 9 and samples[0].place == "+45.5+009.2"
 
 
-def test_capped_per_session(hub, photo, tmp_path):
+def test_capped_per_session(online_hub, photo, tmp_path):
     donations = donations_for(tmp_path, per_session=2)
     try:
         answers = [donations.share(photo, AIR, "s1") for _ in range(3)]
@@ -123,7 +114,7 @@ def test_capped_per_session(hub, photo, tmp_path):
     assert len(list((tmp_path / "stage" / "images").glob("*.jpg"))) == 3
 
 
-def test_no_label_no_share_and_nothing_written(hub, photo, tmp_path):
+def test_no_label_no_share_and_nothing_written(online_hub, photo, tmp_path):
     donations = donations_for(tmp_path)
     assert donations.share(photo, None, "s1").startswith("Not shared")
     assert donations.share(photo, {"error": "No live air data"}, "s1").startswith("Not shared")
@@ -132,22 +123,22 @@ def test_no_label_no_share_and_nothing_written(hub, photo, tmp_path):
                      {**AIR, "pm25": "lots"}, {**AIR, "lat": float("nan")}, {**AIR, "lon": 900}, {**AIR, "lat": None}):
         assert donations.share(photo, tampered, "s1").startswith("Not shared"), tampered
     assert not (tmp_path / "stage").exists() or not any((tmp_path / "stage").iterdir())
-    assert hub.requests == []
+    assert online_hub.requests == []
 
 
-def test_a_failing_hub_does_not_fail_the_visitor(hub, photo, tmp_path):
-    hub.error500 = True
+def test_a_failing_hub_does_not_fail_the_visitor(online_hub, photo, tmp_path):
+    online_hub.error500 = True
     donations = donations_for(tmp_path)
     try:
         assert donations.share(photo, AIR, "s1").startswith("Thank you")  # staged on disk
         donations.flush()  # the scheduler could not start: the photo waits
-        assert hub.commit_log == []
-        hub.error500 = False
+        assert online_hub.commit_log == []
+        online_hub.error500 = False
         donations.share(photo, AIR, "s2")  # the next donation starts it
         donations.flush()
     finally:
         donations.close()
-    files = hub.repos[REPO].commits[hub.repos[REPO].refs["main"]]
+    files = online_hub.repos[REPO].commits[online_hub.repos[REPO].refs["main"]]
     assert sum(p.endswith(".jpg") for p in files) == 2
 
 
@@ -168,7 +159,7 @@ def _tab(predictor):
     return ReadTab(predictor, **{n: n for n in names})
 
 
-def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monkeypatch):
+def test_the_page_offers_the_box_only_when_configured(online_hub, photo, tmp_path, monkeypatch):
     import airken.airmodel.donate
     from airken.core.predictor import get_predictor
     from airken.web import ui
@@ -195,7 +186,7 @@ def test_the_page_offers_the_box_only_when_configured(hub, photo, tmp_path, monk
     airken.airmodel.donate.donations().close()
 
 
-def test_the_share_event_reads_uploads_only(hub, tmp_path, monkeypatch):
+def test_the_share_event_reads_uploads_only(online_hub, tmp_path, monkeypatch):
     """The donation shares the photo the read event read, and that event names its photo like
     every event: a file outside the upload folder is not opened, and nothing is staged."""
     import airken.airmodel.donate

@@ -272,17 +272,6 @@ def test_push_builds_hfapi_from_env(run_dir, tmp_path, monkeypatch):
     assert made == {"endpoint": "http://127.0.0.1:9", "token": "hf_x"}
 
 
-@pytest.fixture
-def fake_hub(monkeypatch):
-    from hub_server import FakeHub
-    from huggingface_hub import constants
-
-    with FakeHub() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs with HF_HUB_OFFLINE=1
-        yield server
-
-
 def _bundled_model(run_dir: Path, models: Path, name: str = "airken-int8.tflite") -> Path:
     """What train.bundle leaves in the app's models folder (by hand: its example check needs a real model)."""
     models.mkdir()
@@ -307,27 +296,27 @@ def _resolve_in_an_app(models: Path, hub, hf_home: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def test_publishing_pins_the_app_to_the_commit_it_pushed(run_dir, tmp_path, fake_hub):
+def test_publishing_pins_the_app_to_the_commit_it_pushed(run_dir, tmp_path, online_hub):
     models = _bundled_model(run_dir, tmp_path / "models")
     assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--token", "hf_x", "--models-dir", str(models)]) == 0
-    commit = fake_hub.repos[REPO_ID].refs["main"]
+    commit = online_hub.repos[REPO_ID].refs["main"]
     sha = sha256_file(run_dir / "export" / "airken-int8.tflite")
     manifest = read_manifest(models)
     assert manifest["hub"] == {"repo_id": REPO_ID, "revision": commit, "filename": "airken-int8.tflite",
                                "sha256": sha}
     assert (manifest["sha256"], manifest["variant"]) == (sha, "int8")
-    fake_hub.add_commit(REPO_ID, {"airken-int8.tflite": b"TFL3 a later model"}, ref="main")  # main moves on
-    app = _resolve_in_an_app(models, fake_hub, tmp_path / "hf")
+    online_hub.add_commit(REPO_ID, {"airken-int8.tflite": b"TFL3 a later model"}, ref="main")  # main moves on
+    app = _resolve_in_an_app(models, online_hub, tmp_path / "hf")
     assert (app["source"], app["revision"], app["sha256"]) == ("hub", commit, sha)
 
 
-def test_publishing_another_runs_model_is_refused_before_the_upload(run_dir, tmp_path, fake_hub):
+def test_publishing_another_runs_model_is_refused_before_the_upload(run_dir, tmp_path, online_hub):
     models = tmp_path / "models"
     models.mkdir()
     (models / "airken.tflite").write_bytes(b"TFL3 another run")
     write_manifest(models, "airken.tflite", repo_id=REPO_ID)
     assert main(["--run", str(run_dir), "--repo-id", REPO_ID, "--token", "hf_x", "--models-dir", str(models)]) == 2
-    assert fake_hub.commit_log == [] and read_manifest(models)["hub"]["revision"] == "main"
+    assert online_hub.commit_log == [] and read_manifest(models)["hub"]["revision"] == "main"
 
 
 def test_cli_dry_run(run_dir, tmp_path):
