@@ -132,9 +132,9 @@ class Predictor:
         """The photo's own class shares (network, fused with the haze model, tempered) and what
         a calibrated view needs besides them."""
         x = to_model_input(photo.image, self.model.input_size)
-        probs = self.model.predict_proba(x)
-        colour = colour_features(x) if self.fusion is not None else None
+        probs, colour = self.model.predict_proba(x), None
         if self.fusion is not None:
+            colour = colour_features(x)
             probs = self.fusion.apply_features(np.asarray(probs)[None], colour[None])[0]
         return Evidence(np.asarray(self.calibration.apply(probs), dtype=np.float64), x, colour)
 

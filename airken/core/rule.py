@@ -46,8 +46,7 @@ class Reliability:
     @classmethod
     def from_dict(cls, d: Mapping) -> Reliability:
         x, y = tuple(float(v) for v in d["x"]), tuple(float(v) for v in d["y"])
-        rising = all(b >= a for a, b in zip(x, x[1:], strict=False)) and all(b >= a for a, b in zip(y, y[1:],
-                                                                                                       strict=False))
+        rising = all(np.all(np.diff(v) >= 0) for v in (x, y))
         if len(x) < 2 or len(x) != len(y) or not rising or not all(0.0 <= v <= 1.0 for v in (*x, *y)):
             raise ValueError("a reliability map is two equal lists, both rising, values in 0-1")
         return cls(x, y)
